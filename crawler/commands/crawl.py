@@ -1,0 +1,80 @@
+"""``scrapy crawl``, with a site-file check up front and an exit status that tells.
+
+Scrapy exits 0 whatever a spider's close reason; cron and scrapyd users need a
+non-zero status when the knowledge base refused us or the run is not trustworthy.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from crawler.config import ConfigError, load_packaged_site, load_site_file, packaged_site_files
+
+if TYPE_CHECKING:
+    import argparse
+
+    from scrapy.crawler import Crawler
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_KB_REFUSED = 3
+EXIT_LOCKED = 4
+EXIT_RUN_FAILED = 5
+EXIT_UNDELIVERED = 6
+
+
+def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
+    """Map a finished crawl's stats to (exit status, one-line reason)."""
+    reason = str(stats.get("finish_reason") or "")
+    if stats.get("kb/fatal"):
+        return EXIT_KB_REFUSED, f"the knowledge base refused the import ({stats['kb/fatal']})"
+    if reason == "already_running":
+        return EXIT_LOCKED, "another crawl of this site is running"
+    if stats.get("kb/run_failed"):
+        return EXIT_RUN_FAILED, f"the run failed its sync guard ({stats['kb/run_failed']})"
+    if stats.get("kb/unavailable") and stats.get("kb/pending_batches_left"):
+        return EXIT_UNDELIVERED, (
+            f"the knowledge base was unavailable; {stats['kb/pending_batches_left']} "
+            "batch(es) wait in the outbox"
+        )
+    return EXIT_OK, None
+
+
+def check_site(spider_name: str, spargs: dict[str, str]) -> None:
+    """Validate the site file before any request; raises :class:`ConfigError`."""
+    if spargs.get("config"):
+        load_site_file(spargs["config"])
+    elif spider_name == "site":
+        raise ConfigError("the 'site' spider needs a site file: -a config=PATH/TO/site.yaml")
+    elif spider_name in packaged_site_files():
+        load_packaged_site(spider_name)
+
+
+class Command(ScrapyCrawlCommand):
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give exactly one site: scrapy crawl <site>")
+        self.run_site(args[0], opts.spargs)
+
+    def run_site(self, name: str, spargs: dict[str, str]) -> None:
+        try:
+            check_site(name, spargs)
+        except ConfigError as exc:
+            print(f"kbcrawler: bad site file: {exc}", file=sys.stderr)
+            self.exitcode = EXIT_CONFIG
+            return
+        assert self.crawler_process
+        crawler: Crawler = self._create_crawler(name)
+        self.crawler_process.crawl(crawler, **spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+            return
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        self.exitcode, why = exit_status(stats)
+        if why:
+            print(f"kbcrawler: {name}: {why} (exit status {self.exitcode})", file=sys.stderr)

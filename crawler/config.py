@@ -1,0 +1,190 @@
+"""Site files: the typed, validated model of ``settings/sites/<name>.yaml``.
+
+A bad site file must stop the crawl before any request with one line that names
+the file, the key and what is wrong; :class:`ConfigError` carries that line.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SITES_PACKAGE = "settings"
+SITES_FOLDER = "sites"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_LANG_RE = re.compile(r"^[a-z]{2}$")
+
+Scalar = str | int | float | bool | None
+
+
+class ConfigError(Exception):
+    """A site file is unusable; the message is one line meant for the user."""
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an absolute http(s) URL")
+    return url
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+    return pattern
+
+
+class SiteConfig(BaseModel):
+    """One site, as its YAML file describes it (keys follow Scrapy's vocabulary)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+    name: Annotated[str, Field(pattern=_NAME_RE.pattern)]
+    chat_model_id: str | None = None
+    start_urls: list[str] = []
+    sitemap_urls: list[str] = []
+    allowed_domains: list[str] = []
+    follow_links: bool = True
+    allow: list[str] = []
+    deny: list[str] = []
+    max_depth: Annotated[int, Field(ge=0)] = 5
+    max_pages: Annotated[int, Field(ge=1)] = 5000
+    max_document_chars: Annotated[int, Field(ge=1000)] = 20000
+    min_chars: Annotated[int, Field(ge=0)] = 200
+    metadata: dict[str, Scalar] = {}
+    language: str = "auto"
+    download_delay: Annotated[float, Field(ge=0)] | None = None
+    user_agent: str | None = None
+
+    @field_validator("start_urls", "sitemap_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return [_check_url(u) for u in value]
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        return [_check_regex(p) for p in value]
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        out = []
+        for domain in value:
+            host = domain.strip().lower()
+            if not host or "/" in host or " " in host:
+                raise ValueError(f"{domain!r} is not a host name (no scheme, no path)")
+            out.append(host)
+        return out
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value != "auto" and not _LANG_RE.match(value):
+            raise ValueError(f"{value!r} is neither 'auto' nor an ISO 639-1 code such as 'en'")
+        return value
+
+    @model_validator(mode="after")
+    def _has_entry_points(self) -> SiteConfig:
+        if not self.start_urls and not self.sitemap_urls:
+            raise ValueError("give start_urls or sitemap_urls (or both)")
+        return self
+
+    # -- derived values ---------------------------------------------------------
+    @property
+    def domains(self) -> list[str]:
+        """Hosts the crawl may visit: ``allowed_domains`` or the entry points' hosts."""
+        if self.allowed_domains:
+            return list(self.allowed_domains)
+        hosts = {urlsplit(u).hostname or "" for u in [*self.start_urls, *self.sitemap_urls]}
+        return sorted(h for h in hosts if h)
+
+    @property
+    def forced_language(self) -> str | None:
+        return None if self.language == "auto" else self.language
+
+    def document_signature(self) -> dict[str, Any]:
+        """What shapes the documents: changing any of it must re-send every page."""
+        return {
+            "max_document_chars": self.max_document_chars,
+            "metadata": dict(sorted(self.metadata.items())),
+            "language": self.language,
+            "min_chars": self.min_chars,
+        }
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    msg = msg.removeprefix("Value error, ")
+    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    return f"{loc}: {msg}{more}"
+
+
+def parse_site_config(text: str, source: str, default_name: str) -> SiteConfig:
+    """Validate YAML ``text``; ``source`` names the file in error messages."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}: not valid YAML{where}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: must be a mapping of keys (name, start_urls, ...)")
+    data.setdefault("name", default_name)
+    try:
+        return SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
+
+
+def load_site_file(path: str | Path) -> SiteConfig:
+    """Load a site file from anywhere on disk (``-a config=PATH``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read site file ({exc.strerror})") from None
+    return parse_site_config(text, str(path), path.stem)
+
+
+def packaged_site_files() -> dict[str, str]:
+    """Site files shipped in ``settings/sites`` as {stem: resource name}.
+
+    Read through importlib.resources so it works from a zipped scrapyd egg too.
+    """
+    try:
+        folder = resources.files(SITES_PACKAGE) / SITES_FOLDER
+        entries = list(folder.iterdir())
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        return {}
+    found: dict[str, str] = {}
+    for entry in entries:
+        name = entry.name
+        if name.endswith((".yaml", ".yml")) and not name.startswith((".", "_")):
+            found[name.rsplit(".", 1)[0]] = name
+    return dict(sorted(found.items()))
+
+
+def load_packaged_site(stem: str) -> SiteConfig:
+    """Load ``settings/sites/<stem>.yaml`` from the installed package."""
+    files = packaged_site_files()
+    if stem not in files:
+        raise ConfigError(f"no site file settings/sites/{stem}.yaml")
+    resource = resources.files(SITES_PACKAGE) / SITES_FOLDER / files[stem]
+    text = resource.read_text(encoding="utf-8")
+    return parse_site_config(text, f"settings/sites/{files[stem]}", stem)

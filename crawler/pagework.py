@@ -1,0 +1,77 @@
+"""Everything done to one page's HTML, as one picklable call for a worker process.
+
+Main text, metadata and language come from :func:`crawler.extract.extract_page`;
+links are pulled here too so the reactor thread never parses HTML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+
+from crawler.extract import ExtractOptions, extract_page
+from crawler.urls import normalize_url
+
+_SKIP_SCHEMES = ("mailto:", "javascript:", "tel:", "data:", "ftp:", "#")
+
+
+def warm_up() -> None:
+    """Worker initializer: pay the import and profile-loading cost once per process."""
+    import crawler.language  # noqa: F401  (loads langdetect profiles, sets the seed)
+
+
+def ping() -> bool:
+    return True
+
+
+def extract_links(html: str, base_url: str, limit: int) -> tuple[list[str], int]:
+    """Absolute, normalized http(s) links of ``<a href>``, first ``limit`` distinct ones.
+
+    Returns the links and how many more were dropped by ``limit`` (memory stays
+    bounded on a page with 50,000 links).
+    """
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return [], 0
+    base = tree.xpath("string(//base/@href)") or base_url
+    base = urljoin(base_url, base)
+    seen: dict[str, None] = {}
+    dropped = 0
+    for href in tree.xpath("//a/@href"):
+        href = href.strip()
+        if not href or href.lower().startswith(_SKIP_SCHEMES):
+            continue
+        absolute = urljoin(base, href)
+        if not absolute.startswith(("http://", "https://")):
+            continue
+        url = normalize_url(absolute)
+        if url in seen:
+            continue
+        if len(seen) >= limit:
+            dropped += 1
+            continue
+        seen[url] = None
+    return list(seen), dropped
+
+
+def process_page(
+    html: str,
+    url: str,
+    options: ExtractOptions,
+    site_name: str,
+    links_limit: int,
+) -> dict[str, Any]:
+    """Extract one page; ``links_limit=0`` skips link extraction (not following)."""
+    page = extract_page(html, url, options, site_name=site_name)
+    result = page.to_dict()
+    links: list[str] = []
+    dropped = 0
+    if links_limit and not page.nofollow and page.skip_reason != "not_html":
+        links, dropped = extract_links(html, url, links_limit)
+    result["links"] = links
+    result["links_dropped"] = dropped
+    return result

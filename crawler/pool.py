@@ -1,0 +1,107 @@
+"""A warm process pool for extraction, awaited from Scrapy's asyncio reactor.
+
+trafilatura and langdetect are CPU-bound: run in a callback they freeze every
+download and API send. The pool keeps them off the reactor thread, bounds the
+pages waiting for it (back-pressure: a slow pool does not fill memory with
+responses), and turns a crashed or hung worker into one failed page, not a dead
+crawl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from crawler import pagework
+
+logger = logging.getLogger(__name__)
+
+
+class PageFailed(Exception):
+    """Extraction of one page failed (worker crash, timeout or error)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ExtractionPool:
+    """Runs :func:`crawler.pagework.process_page` in worker processes.
+
+    ``workers=0`` means one per core. ``inline=True`` runs in the calling thread:
+    it exists only as the benchmark's naive baseline.
+    """
+
+    def __init__(
+        self,
+        workers: int = 0,
+        *,
+        timeout: float = 60.0,
+        max_pending: int = 0,
+        inline: bool = False,
+    ):
+        self.workers = workers or os.cpu_count() or 1
+        self.timeout = timeout
+        self.inline = inline
+        self._slots = asyncio.Semaphore(max_pending or 4 * self.workers)
+        self._executor: ProcessPoolExecutor | None = None
+        self._generation = 0
+
+    def start(self) -> None:
+        """Start and warm the workers (imports, langdetect profiles) before pages arrive."""
+        if self.inline or self._executor is not None:
+            return
+        self._executor = ProcessPoolExecutor(self.workers, initializer=pagework.warm_up)
+        self._generation += 1
+        for _ in range(self.workers):
+            self._executor.submit(pagework.ping)
+
+    async def run(self, *args: Any) -> dict[str, Any]:
+        """Process one page; raises :class:`PageFailed` for this page only."""
+        if self.inline:
+            return pagework.process_page(*args)
+        async with self._slots:
+            for attempt in (1, 2):
+                self.start()
+                assert self._executor is not None
+                generation = self._generation
+                loop = asyncio.get_running_loop()
+                try:
+                    future = loop.run_in_executor(self._executor, pagework.process_page, *args)
+                    return await asyncio.wait_for(future, self.timeout)
+                except TimeoutError:
+                    logger.warning("Extraction took over %.0fs; restarting workers", self.timeout)
+                    self._restart(generation)
+                    raise PageFailed("timeout") from None
+                except BrokenProcessPool:
+                    # The pool died (this page, or another one, killed a worker):
+                    # one more try on fresh workers, then this page is given up.
+                    self._restart(generation)
+                    if attempt == 2:
+                        raise PageFailed("worker_crash") from None
+                except Exception as exc:  # a bug on one page must not stop the crawl
+                    logger.warning("Extraction error: %s", type(exc).__name__)
+                    raise PageFailed("error") from None
+        raise PageFailed("worker_crash")  # pragma: no cover - loop always returns or raises
+
+    def _restart(self, generation: int) -> None:
+        """Kill the workers of ``generation`` (if still current) and start afresh lazily."""
+        if generation != self._generation or self._executor is None:
+            return
+        executor, self._executor = self._executor, None
+        processes = list(getattr(executor, "_processes", {}).values())
+        for proc in processes:
+            try:
+                proc.kill()
+            except Exception:  # already gone
+                pass
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

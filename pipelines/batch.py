@@ -1,0 +1,104 @@
+"""Group documents into import requests: at most 100 documents and a byte budget per request.
+
+Why: the import API takes 1 to 100 documents per request, large bodies time out, and a page
+trickling in must not wait forever for its batch to fill. Everything here is pure: the caller
+passes the time in, so the flush rule is tested without clocks or sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["API_MAX_DOCUMENTS", "SEPARATOR_BYTES", "Batcher", "bisect", "document_size"]
+
+API_MAX_DOCUMENTS = 100  # the import API's hard limit per request
+SEPARATOR_BYTES = 2  # the ", " between documents in the posted JSON array
+
+
+def document_size(doc: dict[str, Any]) -> int:
+    """Bytes a document adds to the request body, serialized as UTF-8 JSON with its separator.
+
+    The sender must serialize with ``ensure_ascii=False`` too, or non-ASCII text (``\\uXXXX``)
+    takes up to twice the bytes counted here.
+    """
+    return len(json.dumps(doc, ensure_ascii=False).encode("utf-8")) + SEPARATOR_BYTES
+
+
+def bisect(docs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Halve a batch to isolate a document the API rejects; the first half gets the odd one."""
+    middle = (len(docs) + 1) // 2
+    return docs[:middle], docs[middle:]
+
+
+class Batcher:
+    """Buffer documents in arrival order and hand out batches when full, on time, or at the end.
+
+    A batch is handed out as soon as no further document could join it (``max_docs`` reached)
+    or when the next document would overflow it; a document bigger than ``max_bytes`` on its
+    own goes alone, so the API can answer for it (``DOCUMENT_TOO_LARGE``) without holding up
+    others.
+    """
+
+    def __init__(
+        self,
+        max_docs: int = API_MAX_DOCUMENTS,
+        max_bytes: int = 4_000_000,
+        flush_seconds: float = 10.0,
+    ) -> None:
+        if not 1 <= max_docs <= API_MAX_DOCUMENTS:
+            raise ValueError(f"max_docs must be between 1 and {API_MAX_DOCUMENTS}, got {max_docs}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        if flush_seconds < 0:
+            raise ValueError(f"flush_seconds must not be negative, got {flush_seconds}")
+        self.max_docs = max_docs
+        self.max_bytes = max_bytes
+        self.flush_seconds = flush_seconds
+        self._docs: list[dict[str, Any]] = []
+        self._bytes = 0
+        self._since: float | None = None  # when the oldest buffered document arrived
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of the buffered documents, as :func:`document_size` counts them."""
+        return self._bytes
+
+    def deadline(self) -> float | None:
+        """When the buffered batch becomes due, so a sender knows how long it may sleep."""
+        return None if self._since is None else self._since + self.flush_seconds
+
+    def add(self, doc: dict[str, Any], now: float) -> list[list[dict[str, Any]]]:
+        """Buffer ``doc`` and return the batches that are now complete, oldest first."""
+        size = document_size(doc)
+        ready: list[list[dict[str, Any]]] = []
+        if self._docs and (len(self._docs) >= self.max_docs or self._bytes + size > self.max_bytes):
+            ready.append(self._take())
+        if size > self.max_bytes:
+            ready.append([doc])
+            return ready
+        if not self._docs:
+            self._since = now
+        self._docs.append(doc)
+        self._bytes += size
+        if len(self._docs) >= self.max_docs or self._bytes >= self.max_bytes:
+            ready.append(self._take())
+        return ready
+
+    def due(self, now: float) -> list[dict[str, Any]] | None:
+        """The partial batch if its oldest document has waited ``flush_seconds``, else None."""
+        if self._since is None or now - self._since < self.flush_seconds:
+            return None
+        return self._take()
+
+    def drain(self) -> list[dict[str, Any]] | None:
+        """Whatever is buffered (at close), or None when nothing is."""
+        return self._take() if self._docs else None
+
+    def _take(self) -> list[dict[str, Any]]:
+        batch = self._docs
+        self._docs, self._bytes, self._since = [], 0, None
+        return batch

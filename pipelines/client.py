@@ -1,0 +1,243 @@
+"""The knowledge-base import API client (httpx.AsyncClient on Scrapy's asyncio loop).
+
+It owns the *transport* concerns: auth, timeouts, the client-side rate limit,
+retries with backoff and jitter for 429/5xx/network failures, and turning the API's
+error codes into typed exceptions. What to do with a refused batch (split, bisect,
+quarantine, stop) is the pipeline's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+FATAL_HINTS = {
+    "INVALID_TOKEN": "the API token was refused: regenerate it (Settings > Integrations > API) "
+    "and set KB_API_TOKEN",
+    "INVALID_MODEL_ID": "the chat model id is unknown: check chat_model_id in the site file "
+    "or KB_CHAT_MODEL_ID",
+    "QUOTA_EXCEEDED": "the plan's limits are reached: upgrade the plan or contact support",
+    "FORBIDDEN": "the API refused access (403): check the token's permissions",
+    "NOT_FOUND": "the import endpoint was not found: check KB_API_URL",
+}
+
+
+class KBError(Exception):
+    """An answer of the API we could not turn into an accepted batch."""
+
+    def __init__(self, code: str, message: str, status: int | None = None):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class KBFatal(KBError):
+    """Nothing more can be delivered this run (bad token, unknown model, quota)."""
+
+    @property
+    def hint(self) -> str:
+        return FATAL_HINTS.get(self.code, self.message)
+
+
+class KBTooLarge(KBError):
+    """DOCUMENT_TOO_LARGE: the server's content limit is below what we sent."""
+
+
+class KBInvalidRequest(KBError):
+    """INVALID_REQUEST: something in the batch is malformed for the server."""
+
+
+class KBUnavailable(KBError):
+    """Retries exhausted (5xx, timeouts, dropped connections, persistent 429)."""
+
+
+@dataclass
+class ImportResult:
+    ids: list[str | None]  # per posted document; None where refused
+    refused: dict[int, tuple[str, str]] = field(default_factory=dict)  # index -> (code, message)
+
+
+class RateLimiter:
+    """Spaces request starts evenly: ``per_minute`` requests a minute, never a burst.
+
+    A server-side ``Retry-After`` pushes every sender back (``defer``).
+    """
+
+    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic):
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.clock = clock
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            now = self.clock()
+            wait = self._next - now
+            if wait > 0:
+                await asyncio.sleep(wait)
+                now = self.clock()
+            self._next = max(now, self._next) + self.interval
+
+    def defer(self, seconds: float) -> None:
+        self._next = max(self._next, self.clock() + seconds)
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    """(code, message) from the documented error body, else from the status."""
+    try:
+        body = response.json()
+        err = body.get("error") or {}
+        if isinstance(err, dict) and err.get("code"):
+            return str(err["code"]), str(err.get("message") or "")
+    except (ValueError, AttributeError):
+        pass
+    by_status = {
+        400: "INVALID_REQUEST",
+        401: "INVALID_TOKEN",
+        402: "QUOTA_EXCEEDED",
+        403: "FORBIDDEN",
+        404: "NOT_FOUND",
+        413: "DOCUMENT_TOO_LARGE",
+        429: "RATE_LIMITED",
+    }
+    return by_status.get(
+        response.status_code, f"HTTP_{response.status_code}"
+    ), response.reason_phrase
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class ImportClient:
+    """POSTs batches to ``{api_url}/documents/import``."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        chat_model_id: str,
+        *,
+        rate_per_min: float = 100,
+        max_in_flight: int = 2,
+        connect_timeout: float = 10.0,
+        request_timeout: float = 120.0,
+        max_retries: int = 6,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        on_event: Callable[[str, int], None] | None = None,
+    ):
+        self.url = api_url.rstrip("/") + "/documents/import"
+        self.chat_model_id = chat_model_id
+        self.limiter = RateLimiter(rate_per_min)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.on_event = on_event or (lambda name, n: None)
+        self._slots = asyncio.Semaphore(max_in_flight)
+        limits = httpx.Limits(
+            max_connections=max_in_flight, max_keepalive_connections=max_in_flight
+        )
+        self._http = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
+            transport=httpx.AsyncHTTPTransport(limits=limits, retries=1),
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter."""
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+
+    async def send(self, documents: list[dict[str, Any]]) -> ImportResult:
+        """Send one batch; retries transient failures, raises :class:`KBError` subclasses."""
+        body = {"chatModelId": self.chat_model_id, "documents": documents}
+        last: KBError | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                self.on_event("kb/retries", 1)
+            await self.limiter.acquire()
+            try:
+                async with self._slots:
+                    self.on_event("kb/requests", 1)
+                    response = await self._http.post(self.url, json=body)
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                sent = not isinstance(
+                    exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+                )
+                name = type(exc).__name__
+                if sent:
+                    # Outcome unknown: the server may have imported it. Prefer delivery.
+                    self.on_event("kb/outcome_unknown", 1)
+                self.on_event(f"kb/network_errors/{name}", 1)
+                last = KBUnavailable("NETWORK", f"{name} talking to the knowledge base")
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            status = response.status_code
+            self.on_event(f"kb/response_status/{status}", 1)
+            if 200 <= status < 300:
+                return self._result(response, len(documents))
+            code, message = _error_of(response)
+            if status == 429 and code != "QUOTA_EXCEEDED":
+                delay = _retry_after(response)
+                self.on_event("kb/rate_limited", 1)
+                self.limiter.defer(delay if delay is not None else self._backoff(attempt + 1))
+                last = KBUnavailable(code, message, status)
+                continue
+            if status >= 500:
+                last = KBUnavailable(code, message, status)
+                delay = _retry_after(response)
+                await asyncio.sleep(delay if delay is not None else self._backoff(attempt))
+                continue
+            if code in FATAL_HINTS or status in (401, 402, 403):
+                raise KBFatal(code, message, status)
+            if code == "DOCUMENT_TOO_LARGE" or status == 413:
+                raise KBTooLarge(code, message, status)
+            raise KBInvalidRequest(code, message, status)
+        assert last is not None
+        raise last
+
+    @staticmethod
+    def _result(response: httpx.Response, count: int) -> ImportResult:
+        """Map the answer to per-document ids; refused ones (partial import) with reasons."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        entries = body.get("documents") if isinstance(body, dict) else None
+        ids: list[str | None] = [None] * count
+        refused: dict[int, tuple[str, str]] = {}
+        for err in (body.get("errors") or []) if isinstance(body, dict) else []:
+            if isinstance(err, dict) and isinstance(err.get("index"), int):
+                refused[err["index"]] = (
+                    str(err.get("code") or "REFUSED"),
+                    str(err.get("message") or ""),
+                )
+        if isinstance(entries, list) and len(entries) == count:
+            for i, entry in enumerate(entries):
+                if not isinstance(entry, dict):
+                    continue
+                if entry.get("status") == "failed" or (entry.get("error") and not entry.get("id")):
+                    refused.setdefault(i, ("REFUSED", str(entry.get("error") or "refused")))
+                else:
+                    ids[i] = entry.get("id")
+        return ImportResult(ids=ids, refused=refused)

@@ -1,0 +1,148 @@
+"""The durable outbox under ``KB_OUTBOX/<site>/``.
+
+- ``pending/*.json``: a batch is written (atomically, fsynced) *before* it is sent and
+  removed only once the API accepted it, so a crash, a kill -9, an outage or a fatal
+  answer loses nothing: the next run (or ``scrapy kb-flush``) sends it.
+- ``rejected/*.jsonl``: documents the API refused, each with the API's reason.
+- ``<UTC stamp>.jsonl``: with no token, every document, exactly as it would be posted.
+
+Files never hold the token: only documents and our own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write-then-rename so a reader (or the next run) never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+@dataclass
+class PendingBatch:
+    """A batch on disk: its documents and, per page, what sync state needs on success."""
+
+    path: Path
+    documents: list[dict[str, Any]]
+    pages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attempts: int = 0  # sends whose outcome was failure or unknown, across runs
+
+
+class Outbox:
+    """Pending batches, quarantine and the no-token document files of one site."""
+
+    def __init__(self, root: str | os.PathLike[str], site: str):
+        self.dir = Path(root) / site
+        self.pending_dir = self.dir / "pending"
+        self.rejected_dir = self.dir / "rejected"
+        self._seq = 0
+        self._stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        self._jsonl: Any = None
+
+    # -- pending batches --------------------------------------------------------------
+    def _new_path(self) -> Path:
+        self._seq += 1
+        return self.pending_dir / f"{self._stamp}-{os.getpid()}-{self._seq:06d}.json"
+
+    def add_pending(
+        self, documents: list[dict[str, Any]], pages: dict[str, dict[str, Any]] | None = None
+    ) -> PendingBatch:
+        self.pending_dir.mkdir(parents=True, exist_ok=True)
+        batch = PendingBatch(self._new_path(), documents, pages or {})
+        self.save(batch)
+        return batch
+
+    def save(self, batch: PendingBatch) -> None:
+        payload = {"documents": batch.documents, "pages": batch.pages, "attempts": batch.attempts}
+        write_atomic(batch.path, json.dumps(payload, ensure_ascii=False).encode())
+
+    def load_pending(self) -> list[PendingBatch]:
+        """Batches left by earlier runs, oldest first; unreadable files are set aside."""
+        if not self.pending_dir.is_dir():
+            return []
+        batches = []
+        for path in sorted(self.pending_dir.glob("*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                docs = data["documents"]
+            except (OSError, ValueError, KeyError, TypeError):
+                logger.error("Unreadable outbox file set aside: %s", path)
+                path.rename(path.with_suffix(".corrupt"))
+                continue
+            batches.append(
+                PendingBatch(path, docs, data.get("pages") or {}, int(data.get("attempts", 0)))
+            )
+        return batches
+
+    def done(self, batch: PendingBatch) -> None:
+        """The API accepted the batch (or what was left of it was quarantined)."""
+        try:
+            batch.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    def pending_count(self) -> int:
+        return len(list(self.pending_dir.glob("*.json"))) if self.pending_dir.is_dir() else 0
+
+    def pending_documents(self) -> int:
+        return sum(len(b.documents) for b in self.load_pending())
+
+    # -- quarantine ----------------------------------------------------------------------
+    def reject(self, document: dict[str, Any], code: str, message: str) -> None:
+        self.rejected_dir.mkdir(parents=True, exist_ok=True)
+        record = {
+            "rejected_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "reason": {"code": code, "message": message},
+            "document": document,
+        }
+        path = self.rejected_dir / f"{self._stamp}.jsonl"
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    # -- no-token sink ---------------------------------------------------------------------
+    @property
+    def jsonl_path(self) -> Path:
+        return self.dir / f"{self._stamp}.jsonl"
+
+    def write_documents(self, documents: list[dict[str, Any]]) -> None:
+        """Append documents as JSON Lines, exactly in the shape the API would receive."""
+        if self._jsonl is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")  # noqa: SIM115
+        for doc in documents:
+            self._jsonl.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        self._jsonl.flush()
+
+    def close(self) -> None:
+        if self._jsonl is not None:
+            os.fsync(self._jsonl.fileno())
+            self._jsonl.close()
+            self._jsonl = None

@@ -1,0 +1,504 @@
+"""Split a long page into standalone parts that each fit the knowledge base's content limit.
+
+Why: the import API answers ``DOCUMENT_TOO_LARGE`` for content over ``max_document_chars``, yet
+a retrieved part must still make sense alone and the parts together must hold the whole page.
+
+Cut points, best first: headings (``#`` before ``##`` …), blank-line paragraph boundaries, line
+starts, sentence ends, whitespace, and a hard cut as the last resort. Pipe tables and fenced code
+blocks are only cut when they alone exceed the limit, and then at line starts.
+
+A part's ``content`` is::
+
+    [context line + "\\n\\n"] [reopened fence or table header] <exact slice of the page> [fence]
+
+- The context line is the page title and the headings the part sits under, joined by " › "
+  (``"Install guide › Linux › Debian"``); a heading the part itself begins with is left out,
+  and the line is truncated with "…" when it would take more than half of ``max_chars``.
+- When a part starts inside an oversized code block the fence line (`````python``) is reopened,
+  and a part ending inside one is closed with the fence; inside an oversized table the header
+  row (and its ``|---|`` line) is repeated.
+- ``metadata.context_chars`` / ``metadata.context_end_chars`` are the lengths of what was added
+  before / after the slice, so :func:`join_parts` gives back the page's content exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain, pairwise
+from typing import Any
+from urllib.parse import quote, urldefrag
+
+__all__ = [
+    "CONTEXT_SEPARATOR",
+    "MIN_MAX_CHARS",
+    "join_parts",
+    "normalize_ws",
+    "split_document",
+]
+
+MIN_MAX_CHARS = 200
+CONTEXT_SEPARATOR = " › "
+_ELLIPSIS = "…"
+_MAX_FENCE = 16  # longer fences are too odd to reopen; such blocks are cut without reopening
+_MIN_CONTEXT_LINE = 8  # below this a truncated context line says nothing
+_FRAGMENT_SAFE = "!$&'()*+,;=:@/?-._~%"  # RFC 3986 fragment characters, kept as they are
+
+# Cut levels: 0..5 = headings H1..H6, then the fallbacks in order of preference.
+_PARA, _LINE, _SENTENCE, _SPACE, _HARD = 6, 7, 8, 9, 10
+
+_HEADING_RE = re.compile(r" {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t\r]*$")
+_FENCE_RE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
+_PARA_RE = re.compile(r"\n[ \t\r]*\n(?:[ \t\r]*\n)*(?=[ \t]*\S)")
+_LINE_RE = re.compile(r"\n(?=[ \t]*\S)")
+_SENTENCE_RE = re.compile(r"(?:[.!?][\"'”’»)\]]*\s+|[。！？][」』”’）)]*\s*)(?=\S)")
+_SPACE_RE = re.compile(r"(?<=\s)(?=\S)")
+_LEADING_WS_RE = re.compile(r"\s*")
+_INLINE_MARKUP_RE = re.compile(r"[*_`]|[¶#]+\s*$")
+
+
+def normalize_ws(text: str) -> str:
+    """Collapse whitespace runs to one space and strip, to compare texts whatever their layout."""
+    return " ".join(text.split())
+
+
+def join_parts(parts: list[dict[str, Any]]) -> str:
+    """Give back the page content from its parts by stripping the context each part carries."""
+    ordered = sorted(parts, key=lambda p: (p.get("metadata") or {}).get("part", 0))
+    pieces = []
+    for part in ordered:
+        content: str = part["content"]
+        meta = part.get("metadata") or {}
+        head = int(meta.get("context_chars", 0))
+        tail = int(meta.get("context_end_chars", 0))
+        pieces.append(content[head : len(content) - tail])
+    return "".join(pieces)
+
+
+def split_document(
+    doc: dict[str, Any], max_chars: int, *, anchors: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Return ``[doc]`` when it fits, else standalone parts whose content is <= ``max_chars``.
+
+    ``anchors`` maps heading text to the element id of that heading on the page, so a part can
+    link to its section (``url#id``); the deepest heading of the part's path that has one wins.
+    """
+    if max_chars < MIN_MAX_CHARS:
+        raise ValueError(f"max_chars must be at least {MIN_MAX_CHARS}, got {max_chars}")
+    content: str = doc.get("content") or ""
+    if len(content) <= max_chars:
+        return [doc]
+
+    url: str = doc.get("url") or ""
+    page_title = normalize_ws(doc.get("title") or "")
+    splitter = _Splitter(content, max_chars, page_title)
+    pieces = splitter.pieces()
+    find_anchor = _anchor_finder(anchors or {})
+    base_meta = dict(doc.get("metadata") or {})
+    label = page_title or url
+    total = len(pieces)
+
+    parts: list[dict[str, Any]] = []
+    for number, (start, end) in enumerate(pieces, 1):
+        head, tail = splitter.prefix(start), splitter.suffix(end)
+        path, section = splitter.section_at(start, end)
+        section_text = normalize_ws(section)
+        if section_text and _key(section_text) != _key(label):
+            title = f"{label} — {section_text} ({number}/{total})"
+        else:
+            title = f"{label} ({number}/{total})"
+        anchor = find_anchor(path)
+        part_url = f"{urldefrag(url).url}#{quote(anchor, safe=_FRAGMENT_SAFE)}" if anchor else url
+        parts.append(
+            {
+                **doc,
+                "title": title.strip(),
+                "content": head + content[start:end] + tail,
+                "url": part_url,
+                "metadata": {
+                    **base_meta,
+                    "part": number,
+                    "parts": total,
+                    "section": section_text,
+                    "source_url": url,
+                    "context_chars": len(head),
+                    "context_end_chars": len(tail),
+                },
+            }
+        )
+    return parts
+
+
+def _key(text: str) -> str:
+    """Compare heading texts loosely: no inline markup, no header-link marks, any case."""
+    return normalize_ws(_INLINE_MARKUP_RE.sub("", text)).casefold()
+
+
+def _anchor_finder(anchors: Mapping[str, str]) -> Callable[[tuple[_Heading, ...]], str]:
+    """Look a heading path up in ``anchors``, exact text first, then loosely."""
+    loose = {_key(text): ident for text, ident in anchors.items() if ident}
+
+    def find(path: tuple[_Heading, ...]) -> str:
+        for heading in reversed(path):
+            ident = anchors.get(heading.text) or loose.get(_key(heading.text))
+            if ident:
+                return ident
+        return ""
+
+    return find
+
+
+@dataclass(frozen=True, slots=True)
+class _Heading:
+    pos: int  # start of the heading's line
+    level: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A pipe table or fenced code block: kept whole unless it alone exceeds the limit."""
+
+    kind: str  # "code" or "table"
+    start: int
+    end: int  # after the block's last line (and its newline)
+    body_start: int  # after the opening fence line / the table header
+    close_start: int  # start of the closing fence line (code) or ``end`` (table)
+    fence: str  # the fence characters, code only
+    reopen: str  # what to repeat at the top of a part that starts inside the body
+
+
+def _parse(content: str) -> tuple[list[_Heading], list[_Block]]:
+    """Find headings, code blocks and tables, line by line (headings in code are not headings)."""
+    lines = content.split("\n")
+    starts: list[int] = []
+    offset = 0
+    for line in lines:
+        starts.append(offset)
+        offset += len(line) + 1
+    size = len(content)
+
+    def line_end(index: int) -> int:
+        return min(starts[index] + len(lines[index]) + 1, size)
+
+    headings: list[_Heading] = []
+    blocks: list[_Block] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        fence = _FENCE_RE.match(line)
+        if fence and not (fence.group(1)[0] == "`" and "`" in fence.group(2)):
+            marks = fence.group(1)
+            closing = re.compile(r" {0,3}" + re.escape(marks[0]) + "{" + str(len(marks)) + r",}\s*")
+            j = i + 1
+            while j < len(lines) and not closing.fullmatch(lines[j]):
+                j += 1
+            closed = j < len(lines)
+            blocks.append(
+                _Block(
+                    kind="code",
+                    start=starts[i],
+                    end=line_end(j) if closed else size,
+                    body_start=line_end(i),
+                    close_start=starts[j] if closed else size,
+                    fence=marks,
+                    reopen=line.strip() + "\n",
+                )
+            )
+            i = j + 1
+            continue
+        if line.lstrip().startswith("|"):
+            j = i
+            while j + 1 < len(lines) and lines[j + 1].lstrip().startswith("|"):
+                j += 1
+            header_last = i + 1 if j > i and _is_table_rule(lines[i + 1]) else i
+            body_start = line_end(header_last)
+            end = line_end(j)
+            reopen = content[starts[i] : body_start]
+            if not reopen.endswith("\n"):
+                reopen += "\n"
+            blocks.append(_Block("table", starts[i], end, body_start, end, "", reopen))
+            i = j + 1
+            continue
+        heading = _HEADING_RE.match(line)
+        if heading:
+            headings.append(_Heading(starts[i], len(heading.group(1)), heading.group(2).strip()))
+        i += 1
+    return headings, blocks
+
+
+def _is_table_rule(line: str) -> bool:
+    """True for a table's ``|---|:--:|`` line, which belongs to the header."""
+    stripped = line.strip()
+    return "-" in stripped and set(stripped) <= set("|-: \t")
+
+
+class _Splitter:
+    """The parsed page and the choice of cut points; positions are offsets into the content."""
+
+    def __init__(self, content: str, max_chars: int, page_title: str) -> None:
+        self.text = content
+        self.size = len(content)
+        self.max_chars = max_chars
+        self.context_cap = max_chars // 2  # context never takes more than half of a part
+        self.page_title = page_title
+        self.headings, self.blocks = _parse(content)
+        self.heading_pos = [h.pos for h in self.headings]
+        self.block_starts = [b.start for b in self.blocks]
+        self.stacks: list[tuple[_Heading, ...]] = []
+        stack: tuple[_Heading, ...] = ()
+        for heading in self.headings:
+            stack = (*(h for h in stack if h.level < heading.level), heading)
+            self.stacks.append(stack)
+        self._prefixes: dict[int, str] = {}
+        self.oversized: set[int] = set()
+        for index, block in enumerate(self.blocks):
+            if not self.fits(block.start, block.end):
+                self.oversized.add(index)
+        self.level_of = self._cut_levels()
+        self.cuts: list[list[int]] = [[] for _ in range(_HARD)]
+        for pos, level in sorted(self.level_of.items()):
+            self.cuts[level].append(pos)
+
+    # --- context -----------------------------------------------------------------------------
+
+    def section_at(self, start: int, end: int) -> tuple[tuple[_Heading, ...], str]:
+        """Heading path of the part's first text: past the headings it begins with, if any."""
+        path, own = self._path(start)
+        while own is not None and own.pos < end:
+            path = self.stacks[bisect_left(self.heading_pos, own.pos)]
+            line_end = self.text.find("\n", own.pos)
+            if line_end == -1 or line_end >= end:
+                break
+            _, own = self._path(line_end + 1)
+        return path, path[-1].text if path else ""
+
+    def _path(self, start: int) -> tuple[tuple[_Heading, ...], _Heading | None]:
+        """Headings a part starting here sits under, and the heading it begins with, if any."""
+        leading = _LEADING_WS_RE.match(self.text, start)
+        first_text = leading.end() if leading else start
+        index = bisect_left(self.heading_pos, start)
+        if index < len(self.headings) and self.heading_pos[index] <= first_text:
+            return self.stacks[index][:-1], self.headings[index]
+        return (self.stacks[index - 1] if index else ()), None
+
+    def prefix(self, start: int) -> str:
+        """Context put before the part starting at ``start``: where it is, reopened structure."""
+        cached = self._prefixes.get(start)
+        if cached is not None:
+            return cached
+        path, own = self._path(start)
+        crumbs: list[str] = []
+        for text in (self.page_title, *(normalize_ws(h.text) for h in path)):
+            if text and not (crumbs and _key(crumbs[-1]) == _key(text)):
+                crumbs.append(text)
+        if own and crumbs and _key(crumbs[-1]) == _key(own.text):
+            crumbs.pop()
+        reopen = self._reopen(start)
+        line = CONTEXT_SEPARATOR.join(crumbs)
+        room = self.context_cap - len(reopen) - 2
+        if room < _MIN_CONTEXT_LINE:
+            line = ""
+        elif len(line) > room:
+            line = line[: room - 1].rstrip() + _ELLIPSIS
+        result = (line + "\n\n" if line else "") + reopen
+        self._prefixes[start] = result
+        return result
+
+    def _reopen(self, start: int) -> str:
+        """Fence line or table header to repeat when a part starts inside an oversized block."""
+        block = self._oversized_block_at(start)
+        if block is None:
+            return ""
+        if block.kind == "code":
+            if len(block.fence) > _MAX_FENCE or not block.body_start <= start <= block.close_start:
+                return ""
+            reopen = block.reopen
+            if len(reopen) > self.context_cap - 2:
+                reopen = block.fence + "\n"
+            return reopen
+        if start >= block.body_start and self.text[start - 1] == "\n":
+            return block.reopen if len(block.reopen) <= self.context_cap - 2 else ""
+        return ""
+
+    def suffix(self, end: int) -> str:
+        """Closing fence for a part that ends inside an oversized code block."""
+        if end >= self.size:
+            return ""
+        block = self._oversized_block_at(end)
+        if (
+            block is None
+            or block.kind != "code"
+            or len(block.fence) > _MAX_FENCE
+            or not block.body_start <= end <= block.close_start
+        ):
+            return ""
+        return block.fence if self.text[end - 1] == "\n" else "\n" + block.fence
+
+    def _block_index_at(self, pos: int) -> int | None:
+        """Index of the block that strictly contains ``pos`` (a cut there would split it)."""
+        index = bisect_right(self.block_starts, pos) - 1
+        if index >= 0 and self.blocks[index].start < pos < self.blocks[index].end:
+            return index
+        return None
+
+    def _oversized_block_at(self, pos: int) -> _Block | None:
+        index = self._block_index_at(pos)
+        return self.blocks[index] if index is not None and index in self.oversized else None
+
+    def fits(self, start: int, end: int) -> bool:
+        """Whether the part ``[start, end)`` with its context stays within ``max_chars``."""
+        return self._part_len(start, end) <= self.max_chars
+
+    def _part_len(self, start: int, end: int) -> int:
+        return len(self.prefix(start)) + (end - start) + len(self.suffix(end))
+
+    # --- cut points --------------------------------------------------------------------------
+
+    def _cut_levels(self) -> dict[int, int]:
+        """Allowed cut positions and their best level; none inside a table or code that fits."""
+        best: dict[int, int] = {}
+
+        def allow(pos: int, level: int) -> None:
+            if 0 < pos < self.size and best.get(pos, _HARD) > level:
+                best[pos] = level
+
+        for heading in self.headings:
+            allow(heading.pos, heading.level - 1)
+        for block in self.blocks:
+            allow(block.start, _PARA)
+            allow(block.end, _PARA)
+        for level, pattern in (
+            (_PARA, _PARA_RE),
+            (_LINE, _LINE_RE),
+            (_SENTENCE, _SENTENCE_RE),
+            (_SPACE, _SPACE_RE),
+        ):
+            for match in pattern.finditer(self.text):
+                pos = match.end()
+                index = self._block_index_at(pos)
+                if index is None:
+                    allow(pos, level)
+                elif index in self.oversized:
+                    # Inside an oversized block only line starts, then whitespace, are fair.
+                    if self.text[pos - 1] == "\n":
+                        allow(pos, _LINE)
+                    elif self.text[pos - 1].isspace():
+                        allow(pos, _SPACE)
+        return best
+
+    def pieces(self) -> list[tuple[int, int]]:
+        """Contiguous ``(start, end)`` slices covering the whole content, each fitting."""
+        cuts = [end for _, end in self._pack(0, self.size, 0, 0)][:-1]
+        # Greedy packing leaves its slack in the last piece of a run: move each cut earlier,
+        # to a boundary at least as good, while that evens out a small piece with the one before.
+        for index in range(len(cuts) - 1, -1, -1):
+            lo = cuts[index - 1] if index else 0
+            hi = cuts[index + 1] if index + 1 < len(cuts) else self.size
+            cuts[index] = self._balance(lo, cuts[index], hi)
+        bounds = [0, *cuts, self.size]
+        return list(pairwise(bounds))
+
+    def _balance(self, lo: int, cut: int, hi: int) -> int:
+        """Move ``cut`` earlier to even out a small piece ``[cut, hi)`` with ``[lo, cut)``.
+
+        The cut stays within the run it was splitting (after the last better boundary before
+        it) or moves onto that better boundary, so cut quality never drops.
+        """
+        left, right = self._part_len(lo, cut), self._part_len(cut, hi)
+        if right * 2 >= left:
+            return cut
+        level = self.level_of.get(cut, _HARD)
+        floor = lo
+        for positions in self.cuts[:level]:
+            index = bisect_left(positions, cut) - 1
+            if index >= 0 and positions[index] > floor:
+                floor = positions[index]
+        if level >= _HARD:
+            candidates: Sequence[int] = range(floor + 1, cut)
+        else:
+            same = self.cuts[level]
+            candidates = same[bisect_right(same, floor) : bisect_left(same, cut)]
+        best, best_worst = cut, left
+        for pos in chain((floor,) if floor > lo else (), candidates):
+            worst = max(self._part_len(lo, pos), self._part_len(pos, hi))
+            if (
+                worst < best_worst
+                and worst <= self.max_chars
+                and self._cut_allowed(pos)
+                and not self._after_heading(pos)
+            ):
+                best, best_worst = pos, worst
+        return best
+
+    def _cut_allowed(self, pos: int) -> bool:
+        """False inside a table or code block that fits (it is never cut)."""
+        index = self._block_index_at(pos)
+        return index is None or index in self.oversized
+
+    def _after_heading(self, pos: int) -> bool:
+        """True when only a heading precedes ``pos`` on its lines: the heading would be orphaned."""
+        index = bisect_left(self.heading_pos, pos) - 1
+        if index < 0:
+            return False
+        line_end = self.text.find("\n", self.heading_pos[index])
+        return line_end == -1 or line_end >= pos or not self.text[line_end:pos].strip()
+
+    def _pack(self, lo: int, hi: int, level: int, start: int) -> list[tuple[int, int]]:
+        """Cover ``[start, hi)`` greedily, cutting ``[lo, hi)`` at ``level`` or finer.
+
+        ``start < lo`` lets text before ``lo`` (see :meth:`_can_lead`) open the first piece.
+        """
+        if self.fits(start, hi):
+            return [(start, hi)]
+        if level >= _HARD:
+            return self._hard_cut(start, hi)
+        positions = self.cuts[level]
+        cuts = positions[bisect_right(positions, lo) : bisect_left(positions, hi)]
+        if not cuts:
+            return self._pack(lo, hi, level + 1, start)
+        out: list[tuple[int, int]] = []
+        cur_start, cur_end = start, lo
+        for seg_start, seg_end in zip([lo, *cuts], [*cuts, hi], strict=True):
+            if self.fits(cur_start, seg_end):
+                cur_end = seg_end
+                continue
+            if self.fits(seg_start, seg_end):
+                if cur_end > cur_start:
+                    out.append((cur_start, cur_end))
+                cur_start, cur_end = seg_start, seg_end
+                continue
+            if cur_end > cur_start and not self._can_lead(cur_start, cur_end):
+                out.append((cur_start, cur_end))
+                cur_start = seg_start
+            sub = self._pack(seg_start, seg_end, level + 1, cur_start)
+            out.extend(sub[:-1])
+            cur_start, cur_end = sub[-1]
+        out.append((cur_start, cur_end))
+        return out
+
+    def _hard_cut(self, start: int, hi: int) -> list[tuple[int, int]]:
+        """Cut anywhere: the last resort for a run of text with no usable boundary."""
+        out: list[tuple[int, int]] = []
+        while not self.fits(start, hi):
+            end = min(hi - 1, start + self.max_chars - len(self.prefix(start)))
+            while end > start + 1 and not self.fits(start, end):
+                end -= 1
+            out.append((start, end))
+            start = end
+        out.append((start, hi))
+        return out
+
+    def _can_lead(self, start: int, end: int) -> bool:
+        """Whether ``[start, end)`` should open the next part instead of standing alone.
+
+        Headings with nothing under them, or a scrap under a quarter of a part, would make a
+        part that says nothing; they go in front of the oversized block that follows.
+        """
+        if self._part_len(start, end) <= self.max_chars // 4:
+            return True
+        return all(
+            not line.strip() or _HEADING_RE.match(line) for line in self.text[start:end].split("\n")
+        )

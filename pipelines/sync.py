@@ -1,0 +1,267 @@
+"""Incremental sync: one crawl per site at a time, unchanged pages not re-posted,
+disappeared pages reported, and a guard against runs that shrink suspiciously.
+
+Owns the lifecycle of :class:`crawler.syncstate.SyncState`: opened (under a lock) when
+the spider opens, finished on ``spider_closed`` — after every pipeline has drained,
+so only what the API accepted counts as delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, DropItem
+
+from crawler.syncstate import SyncState, signature_of
+from pipelines.outbox import write_atomic
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+    from crawler.items import PageItem
+
+logger = logging.getLogger(__name__)
+
+ERROR_STATUSES = ("403", "429", "500", "502", "503", "504")
+FAILED_REASONS = {"shrink_guard", "error_share"}
+
+
+class SiteLock:
+    """``KB_STATE_DIR/<site>/lock``: held by a live process, or stale and taken over."""
+
+    def __init__(self, path: Path, stale_seconds: float):
+        self.path = path
+        self.stale_seconds = stale_seconds
+        self.held = False
+
+    def _holder(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _alive(self, holder: dict[str, Any]) -> bool:
+        if holder.get("host") != socket.gethostname():
+            return time.time() - float(holder.get("since", 0)) < self.stale_seconds
+        try:
+            os.kill(int(holder.get("pid", 0)), 0)
+        except ProcessLookupError:
+            return False
+        except (PermissionError, ValueError, OverflowError):
+            return True
+        return time.time() - float(holder.get("since", 0)) < self.stale_seconds
+
+    def acquire(self) -> dict[str, Any] | None:
+        """Take the lock; returns the live holder instead when another run has it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None and self._alive(holder):
+                    return holder
+                logger.warning("Taking over a stale lock %s (%s)", self.path, holder)
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as fh:
+                json.dump(me, fh)
+            self.held = True
+            return None
+        return self._holder() or {}
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+class SyncPipeline:
+    """Drops duplicate and unchanged pages; finishes the run's state and report."""
+
+    def __init__(self, crawler: Crawler):
+        s = crawler.settings
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.state_root = Path(s.get("KB_STATE_DIR"))
+        self.gone_after = s.getint("KB_GONE_AFTER_RUNS")
+        self.shrink_ratio = s.getfloat("KB_SHRINK_RATIO")
+        self.max_error_share = s.getfloat("KB_MAX_ERROR_SHARE")
+        self.stale_seconds = s.getfloat("KB_LOCK_STALE_SECONDS")
+        self.state: SyncState | None = None
+        self.lock: SiteLock | None = None
+        self.seen_hashes: set[str] = set()
+        self.started = time.time()
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def open_spider(self, spider: Spider | None = None) -> None:
+        spider = self.crawler.spider
+        site = spider.site
+        self.site_dir = self.state_root / site.name
+        self.lock = SiteLock(self.site_dir / "lock", self.stale_seconds)
+        holder = self.lock.acquire()
+        if holder is not None:
+            self.crawler.kb_locked_out = True
+            logger.error(
+                "Another crawl of %r is running (pid %s since %s): not starting a second one. "
+                "If it is not, remove %s",
+                site.name, holder.get("pid"),
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("since", 0))),
+                self.lock.path,
+            )  # fmt: skip
+            self.stats.set_value("kb/run_failed", "already_running")
+            raise CloseSpider("already_running")
+        self.state = SyncState(
+            self.site_dir / "state.sqlite", signature_of(site.document_signature())
+        )
+        if self.state.signature_changed:
+            logger.info("The site file changed what documents look like: every page is re-sent")
+            self.stats.set_value("sync/signature_changed", True)
+        self.crawler.kb_sync = self.state
+        spider.sync = self.state
+
+    def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
+        if item.content_hash in self.seen_hashes:
+            self.stats.inc_value("sync/duplicate_content")
+            if self.state is not None:
+                self.state.mark_seen(item.url)
+            raise DropItem(f"same text as another page: {item.url}", log_level="DEBUG")
+        self.seen_hashes.add(item.content_hash)
+        if self.state is None:
+            return item
+        item.fingerprint = self.state.fingerprint(item.content_hash)
+        full = getattr(self.crawler.spider, "full_sync", False)
+        if not full and self.state.delivered_fingerprint(item.url) == item.fingerprint:
+            self.stats.inc_value("sync/unchanged/fingerprint")
+            self.state.record_page(
+                item.url, links=item.links, etag=item.etag,
+                last_modified=item.last_modified, lastmod=item.lastmod,
+            )  # fmt: skip
+            raise DropItem(f"unchanged: {item.url}", log_level="DEBUG")
+        known = self.state.delivered_fingerprint(item.url) is not None
+        self.stats.inc_value("sync/changed" if known else "sync/new")
+        self.state.mark_seen(item.url)
+        return item
+
+    # -- end of run ------------------------------------------------------------------------
+    def _error_share(self) -> tuple[float, int]:
+        get = self.stats.get_value
+        total = int(get("downloader/response_count", 0) or 0)
+        bad = sum(int(get(f"downloader/response_status_count/{s}", 0) or 0) for s in ERROR_STATUSES)
+        return (bad / total if total else 0.0), total
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.state is None:
+            return
+        try:
+            self._finish(spider, reason)
+        finally:
+            self.state.close()
+            self.state = None
+            if self.lock is not None:
+                self.lock.release()
+
+    def _finish(self, spider: Spider, reason: str) -> None:
+        state = self.state
+        assert state is not None
+        get = self.stats.get_value
+        truncated = getattr(spider, "truncated", False)
+        flush_only = getattr(spider, "flush_only", False)
+        complete = reason == "finished" and not truncated and not flush_only
+        reached = state.pages_seen()
+        delivered = int(get("kb/pages_delivered", 0) or 0)
+        share, responses = self._error_share()
+        failure = None
+        last = state.last_good_run()
+        if responses >= 10 and share > self.max_error_share:
+            failure = "error_share"
+            logger.error(
+                "%.0f%% of the site's answers were 403/429/5xx: the site is refusing or failing; "
+                "nothing is marked gone and the run counts as failed",
+                share * 100,
+            )
+        elif flush_only:
+            pass
+        elif complete and last is not None and last[0] and reached < self.shrink_ratio * last[0]:
+            failure = "shrink_guard"
+            logger.error(
+                "This run reached %d pages, under %.0f%% of the last good run's %d: "
+                "nothing is marked gone and the run counts as failed (check the site, "
+                "robots.txt and the site file)",
+                reached, self.shrink_ratio * 100, last[0],
+            )  # fmt: skip
+        if failure:
+            self.stats.set_value("kb/run_failed", failure)
+        good = failure is None and not get("kb/fatal")
+        gone = state.finish_run(
+            complete=complete, good=good, documents_delivered=delivered, gone_after=self.gone_after
+        )
+        self.stats.set_value("sync/gone", len(gone))
+        if gone:
+            logger.warning(
+                "%d page(s) disappeared from the site (see the run report for the document ids "
+                "to delete; the API has no delete endpoint)",
+                len(gone),
+            )
+        if not complete:
+            self.stats.set_value("sync/incomplete_run", True)
+        self._write_report(spider, reason, complete, reached, gone)
+
+    def _write_report(
+        self, spider: Spider, reason: str, complete: bool, reached: int, gone: list[dict[str, Any]]
+    ) -> None:
+        get = self.stats.get_value
+        counts = {
+            key.split("/", 1)[1].replace("/", "_"): value
+            for key, value in self.stats.get_stats().items()
+            if key.startswith(("sync/", "extract/skipped/", "kb/"))
+            and isinstance(value, int | float)
+        }
+        report = {
+            "site": spider.site.name,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "close_reason": reason,
+            "complete": complete,
+            "failed": get("kb/run_failed") or get("kb/fatal"),
+            "pages_reached": reached,
+            "new": get("sync/new", 0),
+            "changed": get("sync/changed", 0),
+            "unchanged": {
+                "lastmod": get("sync/unchanged/lastmod", 0),
+                "not_modified_304": get("sync/unchanged/304", 0),
+                "fingerprint": get("sync/unchanged/fingerprint", 0),
+            },
+            "skipped": {
+                k.split("/")[-1]: v
+                for k, v in self.stats.get_stats().items()
+                if k.startswith("extract/skipped/")
+            },
+            "documents_posted": get("kb/documents_posted", 0),
+            "documents_written": get("kb/documents_written", 0),
+            "quarantined": get("kb/quarantined", 0),
+            "pending_batches": get("kb/pending_batches_left", 0),
+            "gone": gone,
+            "counts": counts,
+        }
+        runs = self.site_dir / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        path = runs / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(self.started))}.json"
+        write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False, default=str).encode())
+        self.stats.set_value("sync/report", str(path))
+        logger.info("Run report: %s", path)

@@ -1,0 +1,102 @@
+"""Scrapy settings for kbcrawler, and every ``KB_*`` default, in one place.
+
+Environment variables named in CONTRACT.md (``KB_API_URL``, ``KB_CHAT_MODEL_ID``,
+``KB_OUTBOX``, ``KB_STATE_DIR``) are read here so that ``-s NAME=VALUE`` still wins
+over them. ``KB_API_TOKEN`` is deliberately *not* a setting: it is read from the
+environment by the delivery pipeline only, so it can never be printed by
+``scrapy settings`` or logged with the overridden settings.
+"""
+
+from __future__ import annotations
+
+import os
+
+BOT_NAME = "kbcrawler"
+
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+# One spider per site file in settings/sites/ (plus the generic ``site`` spider).
+SPIDER_LOADER_CLASS = "crawler.spiderloader.SiteSpiderLoader"
+# Our commands: ``crawl`` (exit status reflects the knowledge base's verdict),
+# ``kb-flush`` (send the outbox without crawling), ``kb-schedule`` (scrapyd).
+COMMANDS_MODULE = "crawler.commands"
+
+# --- politeness -------------------------------------------------------------
+USER_AGENT = "kbcrawler/0.1 (+https://github.com/kbcrawler/kbcrawler; knowledge-base sync bot)"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0.0
+DOWNLOAD_TIMEOUT = 30
+RETRY_TIMES = 2
+COOKIES_ENABLED = False
+# A single response larger than this is dropped (memory stays bounded whatever a
+# site serves); sitemaps are decompressed up to the same bound.
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+# Depth is counted by our spider (links from pages only, not sitemap hops).
+DEPTH_LIMIT = 0
+DEPTH_STATS_VERBOSE = False
+HTTPCACHE_ENABLED = False
+
+# --- unattended defaults: no remote-control surfaces -------------------------
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+DOWNLOADER_MIDDLEWARES = {
+    # Before RedirectMiddleware (600) sees a response, and before the download.
+    "crawler.middlewares.HostGuardMiddleware": 50,
+    "crawler.middlewares.ConditionalGetMiddleware": 560,
+}
+ITEM_PIPELINES = {
+    "pipelines.sync.SyncPipeline": 200,
+    "pipelines.kb.KnowledgeBasePipeline": 800,
+}
+
+# --- kbcrawler (KB_*) ----------------------------------------------------------
+KB_API_URL = os.environ.get("KB_API_URL") or "https://api.aismarttalk.tech/v1"
+KB_CHAT_MODEL_ID = os.environ.get("KB_CHAT_MODEL_ID") or ""
+KB_OUTBOX = os.environ.get("KB_OUTBOX") or "./outbox"
+KB_STATE_DIR = os.environ.get("KB_STATE_DIR") or "./.kbstate"
+
+# Site-file defaults (a site file's own key wins).
+KB_MAX_DOCUMENT_CHARS = 20_000
+KB_MIN_DOCUMENT_CHARS = 1_000  # floor when the server says DOCUMENT_TOO_LARGE
+KB_MIN_CHARS = 200  # thinner pages are skipped (extract/skipped/thin)
+KB_MAX_PAGES = 5_000
+KB_MAX_DEPTH = 5
+
+# Extraction worker pool.
+KB_EXTRACT_WORKERS = 0  # 0 = one per core
+KB_EXTRACT_TIMEOUT = 60.0  # seconds for one page before the worker is recycled
+KB_EXTRACT_MAX_PENDING = 0  # pages waiting for the pool; 0 = 4 x workers
+KB_EXTRACT_INLINE = False  # benchmark baseline only: extract in the reactor thread
+KB_LANG_SAMPLE_CHARS = 3_000
+
+# Batching and delivery.
+KB_MAX_BATCH_DOCS = 100  # the API's documented maximum
+KB_MAX_BATCH_BYTES = 4 * 1024 * 1024
+KB_FLUSH_SECONDS = 10.0
+KB_IMPORT_RATE_PER_MIN = 100  # documented limit of the import endpoint
+KB_MAX_IN_FLIGHT = 2
+KB_CONNECT_TIMEOUT = 10.0
+KB_REQUEST_TIMEOUT = 120.0  # a 100-document POST can take a while
+KB_MAX_RETRIES = 6
+KB_BACKOFF_BASE = 1.0
+KB_BACKOFF_MAX = 60.0
+
+# Incremental sync.
+KB_FULL_SYNC = False  # True (or ``-a full=1``) re-sends every page
+KB_GONE_AFTER_RUNS = 2  # a page missed in this many complete runs is reported gone
+KB_SHRINK_RATIO = 0.5  # a run reaching less than this share of the last good one fails
+KB_MAX_ERROR_SHARE = 0.3  # share of 403/429/5xx answers that fails the run
+KB_LOCK_STALE_SECONDS = 6 * 3600  # a lock whose process is gone is always stale
