@@ -13,12 +13,12 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import yaml
+from crawler.language import ISO_639_1
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SITES_PACKAGE = "settings"
 SITES_FOLDER = "sites"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_LANG_RE = re.compile(r"^[a-z]{2}$")
 
 Scalar = str | int | float | bool | None
 
@@ -89,7 +89,7 @@ class SiteConfig(BaseModel):
     @classmethod
     def _language(cls, value: str) -> str:
         value = value.strip().lower()
-        if value != "auto" and not _LANG_RE.match(value):
+        if value != "auto" and value not in ISO_639_1:
             raise ValueError(f"{value!r} is neither 'auto' nor an ISO 639-1 code such as 'en'")
         return value
 

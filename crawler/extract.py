@@ -22,6 +22,7 @@ import re
 from copy import copy
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
@@ -56,6 +57,7 @@ FULL_CASCADE_BELOW_CHARS = 1000
 _MAX_JSONLD_CHARS = 200_000
 _BINARY_SAMPLE_CHARS = 4096
 _MAX_CONTROL_RATIO = 0.01
+_MAX_REPLACEMENT_RATIO = 0.1
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,9 @@ class ExtractOptions:
                     f"forced_language is not an ISO 639-1 code: {self.forced_language!r}"
                 )
             object.__setattr__(self, "forced_language", code)
-        names = tuple(name.strip().lower() for name in self.robots_meta_names if name.strip())
+        raw = self.robots_meta_names
+        raw = (raw,) if isinstance(raw, str) else raw
+        names = tuple(name.strip().lower() for name in raw if name.strip())
         object.__setattr__(self, "robots_meta_names", names)
 
 
@@ -158,13 +162,13 @@ def _clean_title(raw: str, site_names: tuple[str, ...], h1: str | None) -> str:
     segments, separators = parts[0::2], parts[1::2]
     if len(segments) == 1:
         return title
-    if heading:
-        key = heading.casefold()
+    names = tuple(n for n in (_norm_ws(s).casefold() for s in site_names) if n)
+    key = heading.casefold()
+    if key and key not in names:  # a logo <h1> holding the site name is no evidence
         if segments[0].casefold() == key:
             return segments[0]
         if segments[-1].casefold() == key:
             return segments[-1]
-    names = tuple(n for n in (_norm_ws(s).casefold() for s in site_names) if n)
     lo, hi = 0, len(segments)
     while hi - lo > 1 and _is_site_segment(segments[hi - 1], names):
         hi -= 1
@@ -215,7 +219,7 @@ _PARSER = HTMLParser(
 )
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _XML_INCOMPATIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_BINARY_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class _NotHtmlError(Exception):
@@ -227,8 +231,13 @@ def _looks_binary(text: str) -> bool:
     sample = text[:_BINARY_SAMPLE_CHARS]
     if not sample:
         return False
-    bad = len(_BINARY_CHARS.findall(sample))
-    return bad > max(1, len(sample) * _MAX_CONTROL_RATIO) or sample.count("\x00") > 1
+    controls = len(_CONTROL_CHARS.findall(sample))
+    replaced = sample.count("\ufffd")  # some mis-decoded accents are fine, binary is ~50 %
+    return (
+        sample.count("\x00") > 1
+        or controls > max(1, len(sample) * _MAX_CONTROL_RATIO)
+        or replaced > len(sample) * _MAX_REPLACEMENT_RATIO
+    )
 
 
 def _parse(html: str | bytes) -> HtmlElement | None:
@@ -255,7 +264,6 @@ _JSONLD = etree.XPath("//script[@type='application/ld+json']")
 _LINKS = etree.XPath("//link[@rel and @href]")
 _BASE_HREF = etree.XPath("//base/@href")
 _HEAD_TITLE = etree.XPath("/html/head/title|//title[not(ancestor::svg)]")
-_H1 = etree.XPath("//h1")
 _HEADINGS = etree.XPath("//h1|//h2|//h3|//h4|//h5|//h6")
 _BOILERPLATE_ANCESTORS = frozenset({"nav", "footer", "aside"})
 _DATE_PREFIX = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
@@ -309,6 +317,16 @@ def _first(metas: dict[str, list[str]], *keys: str) -> str | None:
     return None
 
 
+def _first_date(metas: dict[str, list[str]], keys: tuple[str, ...]) -> str | None:
+    """First meta value among keys that parses as a date (a junk value does not hide the next)."""
+    for key in keys:
+        for value in metas.get(key, ()):
+            parsed = _iso(value)
+            if parsed:
+                return parsed
+    return None
+
+
 def _iso(value: Any) -> str | None:
     """ISO 8601 date ('2024-03-14') or datetime ('2024-03-14T08:00:00+00:00'), else None."""
     if not isinstance(value, str):
@@ -324,6 +342,11 @@ def _iso(value: Any) -> str | None:
             return parsed.isoformat()
     except ValueError:
         pass
+    if "," in text:  # RFC 2822 / HTTP date, seen in Last-Modified style metas
+        try:
+            return parsedate_to_datetime(text).isoformat()
+        except (TypeError, ValueError, IndexError):
+            return None
     match = _DATE_PREFIX.match(text)
     if match:
         try:
@@ -455,25 +478,45 @@ def _heading_id(heading: HtmlElement) -> str | None:
     return None
 
 
-def _anchors(tree: HtmlElement) -> tuple[dict[str, str], str]:
-    """(heading text -> fragment id, first h1 text), skipping nav/footer/aside headings."""
+_LOGO_HINT = re.compile(r"logo|brand|site-?(?:title|name)", re.IGNORECASE)
+
+
+def _is_logo(heading: HtmlElement) -> bool:
+    """Old themes wrap the site logo in <h1><a href="/">Site</a></h1>: a site name, no title."""
+    if any(a.tag in ("main", "article") for a in heading.iterancestors()):
+        return False
+    hints = " ".join(filter(None, (heading.get("class"), heading.get("id"))))
+    if _LOGO_HINT.search(hints):
+        return True
+    home = ("/", "./", "index.html")
+    return any((a.get("href") or "").strip() in home for a in heading.iter("a"))
+
+
+def _anchors(tree: HtmlElement) -> tuple[dict[str, str], str, list[str]]:
+    """(heading text -> fragment id, page h1 text, logo h1 texts); nav/footer/aside skipped.
+
+    The page h1 is the first one inside main/article, else the first non-logo one.
+    """
     anchors: dict[str, str] = {}
-    first_h1 = ""
+    h1s: list[tuple[int, str]] = []
+    logos: list[str] = []
     for heading in _HEADINGS(tree):
         if any(a.tag in _BOILERPLATE_ANCESTORS for a in heading.iterancestors()):
             continue
         text = _heading_text(heading)
         if not text:
             continue
-        if heading.tag == "h1" and not first_h1:
-            first_h1 = text
+        if heading.tag == "h1":
+            if _is_logo(heading):
+                logos.append(text)
+            else:
+                in_main = any(a.tag in ("main", "article") for a in heading.iterancestors())
+                h1s.append((0 if in_main else 1, text))
         ident = _heading_id(heading)
         if ident and text not in anchors:
             anchors[text] = ident
-    if not first_h1:
-        h1s = _H1(tree)
-        first_h1 = _heading_text(h1s[0]) if h1s else ""
-    return anchors, first_h1
+    h1 = min(h1s, key=lambda ranked: ranked[0])[1] if h1s else ""
+    return anchors, h1, logos
 
 
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~<>])")
@@ -771,8 +814,8 @@ def _extract(
             (a for a in metas.get("article:author", ()) if a and not _is_url(a)), None
         )
 
-    anchors, h1 = _anchors(tree)
-    site_names = tuple(n for n in (site_name, og_site) if n)
+    anchors, h1, logos = _anchors(tree)
+    site_names = tuple(n for n in (site_name, og_site, *logos) if n)
     title = _clean_title(raw_title, site_names, h1) or h1 or title_from_url(url)
 
     page = ExtractedPage(
@@ -782,8 +825,8 @@ def _extract(
         description=_norm_ws(_first(metas, "description", "og:description", "twitter:description"))
         or None,
         author=_norm_ws(author)[:300] or None,
-        published=_iso(_first(metas, *_PUBLISHED_KEYS)) or _iso(ld.get("datePublished")),
-        modified=_iso(_first(metas, *_MODIFIED_KEYS)) or _iso(ld.get("dateModified")),
+        published=_first_date(metas, _PUBLISHED_KEYS) or _iso(ld.get("datePublished")),
+        modified=_first_date(metas, _MODIFIED_KEYS) or _iso(ld.get("dateModified")),
         noindex=noindex,
         nofollow=nofollow,
         html_lang=html_lang,

@@ -20,7 +20,9 @@ _SKIP_SCHEMES = ("mailto:", "javascript:", "tel:", "data:", "ftp:", "#")
 
 def warm_up() -> None:
     """Worker initializer: pay the import and profile-loading cost once per process."""
-    import crawler.language  # noqa: F401  (loads langdetect profiles, sets the seed)
+    from crawler.extract import warm_up as warm_extraction
+
+    warm_extraction()
 
 
 def ping() -> bool:

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS pages (
     missed_runs INTEGER DEFAULT 0,
     gone INTEGER DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS pages_fingerprint ON pages (fingerprint);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     started REAL,
@@ -145,6 +146,14 @@ class SyncState:
     def delivered_fingerprint(self, url: str) -> str | None:
         row = self._row(url)
         return row[0] if row is not None and row[5] is not None else None
+
+    def delivered_elsewhere(self, url: str, fingerprint: str) -> str | None:
+        """Another live URL already delivered this exact text (a duplicate URL)."""
+        row = self.db.execute(
+            "SELECT url FROM pages WHERE fingerprint=? AND url<>? AND gone=0 LIMIT 1",
+            (fingerprint, url),
+        ).fetchone()
+        return row[0] if row else None
 
     def stored_links(self, url: str) -> list[str]:
         row = self._row(url)

@@ -14,11 +14,14 @@ A part's ``content`` is::
 - The context line is the page title and the headings the part sits under, joined by " › "
   (``"Install guide › Linux › Debian"``); a heading the part itself begins with is left out,
   and the line is truncated with "…" when it would take more than half of ``max_chars``.
-- When a part starts inside an oversized code block the fence line (`````python``) is reopened,
+- When a part starts inside an oversized code block its opening fence line is repeated,
   and a part ending inside one is closed with the fence; inside an oversized table the header
   row (and its ``|---|`` line) is repeated.
 - ``metadata.context_chars`` / ``metadata.context_end_chars`` are the lengths of what was added
   before / after the slice, so :func:`join_parts` gives back the page's content exactly.
+- A part can be split again under a smaller limit (the API refused it as too large): its
+  sub-parts keep ``part``/``parts``/``source_url``, add ``subpart``/``subparts`` and are
+  titled ``"… (2.1/5)"``.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ _LINE_RE = re.compile(r"\n(?=[ \t]*\S)")
 _SENTENCE_RE = re.compile(r"(?:[.!?][\"'”’»)\]]*\s+|[。！？][」』”’）)]*\s*)(?=\S)")
 _SPACE_RE = re.compile(r"(?<=\s)(?=\S)")
 _LEADING_WS_RE = re.compile(r"\s*")
+_COUNTER_RE = re.compile(r"\s*\(([\d.]+)/(\d+)\)$")
 _INLINE_MARKUP_RE = re.compile(r"[*_`]|[¶#]+\s*$")
 
 
@@ -66,7 +70,8 @@ def normalize_ws(text: str) -> str:
 
 def join_parts(parts: list[dict[str, Any]]) -> str:
     """Give back the page content from its parts by stripping the context each part carries."""
-    ordered = sorted(parts, key=lambda p: (p.get("metadata") or {}).get("part", 0))
+    # Stable: the sub-parts of a part split again share its number and keep their order.
+    ordered = sorted(parts, key=lambda p: int((p.get("metadata") or {}).get("part", 0)))
     pieces = []
     for part in ordered:
         content: str = part["content"]
@@ -84,51 +89,112 @@ def split_document(
 
     ``anchors`` maps heading text to the element id of that heading on the page, so a part can
     link to its section (``url#id``); the deepest heading of the part's path that has one wins.
+    A part made here can be split again (when the API refuses it as too large): see
+    :func:`_split_part`.
     """
     if max_chars < MIN_MAX_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_MAX_CHARS}, got {max_chars}")
     content: str = doc.get("content") or ""
     if len(content) <= max_chars:
         return [doc]
+    meta = dict(doc.get("metadata") or {})
+    if isinstance(meta.get("context_chars"), int) and "part" in meta:
+        return _split_part(doc, meta, max_chars)
 
     url: str = doc.get("url") or ""
     page_title = normalize_ws(doc.get("title") or "")
     splitter = _Splitter(content, max_chars, page_title)
     pieces = splitter.pieces()
     find_anchor = _anchor_finder(anchors or {})
-    base_meta = dict(doc.get("metadata") or {})
     label = page_title or url
-    total = len(pieces)
-
     parts: list[dict[str, Any]] = []
     for number, (start, end) in enumerate(pieces, 1):
-        head, tail = splitter.prefix(start), splitter.suffix(end)
         path, section = splitter.section_at(start, end)
-        section_text = normalize_ws(section)
-        if section_text and _key(section_text) != _key(label):
-            title = f"{label} — {section_text} ({number}/{total})"
-        else:
-            title = f"{label} ({number}/{total})"
+        named = f"{label} — {section}" if _key(section) not in ("", _key(label)) else label
+        title = f"{named} ({number}/{len(pieces)})".strip()
         anchor = find_anchor(path)
         part_url = f"{urldefrag(url).url}#{quote(anchor, safe=_FRAGMENT_SAFE)}" if anchor else url
+        extra = {"part": number, "parts": len(pieces), "section": section, "source_url": url}
+        parts.append(_make_part(doc, splitter, start, end, title, part_url, meta | extra))
+    return parts
+
+
+def _split_part(doc: dict[str, Any], meta: dict[str, Any], max_chars: int) -> list[dict[str, Any]]:
+    """Split a part again under a smaller limit, keeping its page, place and numbering.
+
+    The sub-parts keep ``part``/``parts``/``source_url``/``url``, add ``subpart``/``subparts``,
+    and are titled ``"… (2.1/5)"``. The part's context line becomes their page title, and a
+    reopened fence / table header and a closing fence stay context, so joining still gives back
+    exactly the page's text.
+    """
+    content: str = doc["content"]
+    head_len, tail_len = meta["context_chars"], int(meta.get("context_end_chars", 0))
+    body = content[head_len : len(content) - tail_len]
+    crumb, found, reopen = content[:head_len].partition("\n\n")
+    if not found:
+        crumb, reopen = "", content[:head_len]
+    tail = content[len(content) - tail_len :]
+    title: str = doc.get("title") or ""
+    numbered = _COUNTER_RE.search(title)
+    if numbered:
+        base, counter, total = title[: numbered.start()], numbered[1], numbered[2]
+    else:
+        base, counter, total = title, str(meta.get("part", "")), str(meta.get("parts", ""))
+
+    # Re-parse with the reopened fence / header and closing fence so the structure is right;
+    # should a cut land inside them (absurdly long ones), fall back to the bare body.
+    for head, end_text in ((reopen, tail), ("", "")):
+        text = head + body + end_text
+        splitter = _Splitter(text, max_chars, crumb)
+        pieces = splitter.pieces()
+        if pieces[0][1] >= len(head) and pieces[-1][0] <= len(text) - len(end_text):
+            break
+    parts: list[dict[str, Any]] = []
+    for number, (start, end) in enumerate(pieces, 1):
+        _, section = splitter.section_at(start, end)
+        extra = {
+            "subpart": number,
+            "subparts": len(pieces),
+            "section": section or meta.get("section", ""),
+        }
         parts.append(
-            {
-                **doc,
-                "title": title.strip(),
-                "content": head + content[start:end] + tail,
-                "url": part_url,
-                "metadata": {
-                    **base_meta,
-                    "part": number,
-                    "parts": total,
-                    "section": section_text,
-                    "source_url": url,
-                    "context_chars": len(head),
-                    "context_end_chars": len(tail),
-                },
-            }
+            _make_part(
+                doc,
+                splitter,
+                start,
+                end,
+                f"{base} ({counter}.{number}/{total})".strip(),
+                doc.get("url") or "",
+                meta | extra,
+                extra_head=len(head) if start == 0 else 0,
+                extra_tail=len(end_text) if end == len(text) else 0,
+            )
         )
     return parts
+
+
+def _make_part(
+    doc: dict[str, Any],
+    splitter: _Splitter,
+    start: int,
+    end: int,
+    title: str,
+    url: str,
+    metadata: dict[str, Any],
+    *,
+    extra_head: int = 0,
+    extra_tail: int = 0,
+) -> dict[str, Any]:
+    """One part: context + slice + closing context, with the context lengths for join_parts."""
+    head, tail = splitter.prefix(start), splitter.suffix(end)
+    return {
+        **doc,
+        "title": title,
+        "content": head + splitter.text[start:end] + tail,
+        "url": url,
+        "metadata": metadata
+        | {"context_chars": len(head) + extra_head, "context_end_chars": len(tail) + extra_tail},
+    }
 
 
 def _key(text: str) -> str:
@@ -273,7 +339,7 @@ class _Splitter:
             if line_end == -1 or line_end >= end:
                 break
             _, own = self._path(line_end + 1)
-        return path, path[-1].text if path else ""
+        return path, normalize_ws(path[-1].text) if path else ""
 
     def _path(self, start: int) -> tuple[tuple[_Heading, ...], _Heading | None]:
         """Headings a part starting here sits under, and the heading it begins with, if any."""
@@ -421,16 +487,16 @@ class _Splitter:
         else:
             same = self.cuts[level]
             candidates = same[bisect_right(same, floor) : bisect_left(same, cut)]
-        best, best_worst = cut, left
+        best, best_smaller = cut, right
         for pos in chain((floor,) if floor > lo else (), candidates):
-            worst = max(self._part_len(lo, pos), self._part_len(pos, hi))
+            left, right = self._part_len(lo, pos), self._part_len(pos, hi)
             if (
-                worst < best_worst
-                and worst <= self.max_chars
+                min(left, right) > best_smaller
+                and max(left, right) <= self.max_chars
                 and self._cut_allowed(pos)
                 and not self._after_heading(pos)
             ):
-                best, best_worst = pos, worst
+                best, best_smaller = pos, min(left, right)
         return best
 
     def _cut_allowed(self, pos: int) -> bool:
@@ -449,7 +515,7 @@ class _Splitter:
     def _pack(self, lo: int, hi: int, level: int, start: int) -> list[tuple[int, int]]:
         """Cover ``[start, hi)`` greedily, cutting ``[lo, hi)`` at ``level`` or finer.
 
-        ``start < lo`` lets text before ``lo`` (see :meth:`_can_lead`) open the first piece.
+        ``start < lo`` lets text before ``lo`` (headings, a scrap) open the first piece.
         """
         if self.fits(start, hi):
             return [(start, hi)]
@@ -465,19 +531,37 @@ class _Splitter:
             if self.fits(cur_start, seg_end):
                 cur_end = seg_end
                 continue
+            # Headings ending the current part belong with what follows them.
+            tail = self._heading_tail(cur_start, cur_end)
             if self.fits(seg_start, seg_end):
-                if cur_end > cur_start:
-                    out.append((cur_start, cur_end))
-                cur_start, cur_end = seg_start, seg_end
+                new_start = tail if self.fits(tail, seg_end) else seg_start
+                if new_start > cur_start:
+                    out.append((cur_start, new_start))
+                cur_start, cur_end = new_start, seg_end
                 continue
-            if cur_end > cur_start and not self._can_lead(cur_start, cur_end):
-                out.append((cur_start, cur_end))
-                cur_start = seg_start
+            # The segment must be cut: a scrap (under a quarter of a part) leads its first piece
+            # rather than standing alone, and so do headings.
+            if self._part_len(cur_start, cur_end) > self.max_chars // 4:
+                if tail > cur_start:
+                    out.append((cur_start, tail))
+                cur_start = tail
             sub = self._pack(seg_start, seg_end, level + 1, cur_start)
             out.extend(sub[:-1])
             cur_start, cur_end = sub[-1]
         out.append((cur_start, cur_end))
         return out
+
+    def _heading_tail(self, start: int, end: int) -> int:
+        """Where the headings (and blank lines) that end ``[start, end)`` begin, else ``end``."""
+        pos = end
+        index = bisect_left(self.heading_pos, end) - 1
+        while index >= 0 and self.heading_pos[index] >= start:
+            line_end = self.text.find("\n", self.heading_pos[index])
+            if line_end != -1 and line_end < pos and self.text[line_end:pos].strip():
+                break
+            pos = self.heading_pos[index]
+            index -= 1
+        return pos
 
     def _hard_cut(self, start: int, hi: int) -> list[tuple[int, int]]:
         """Cut anywhere: the last resort for a run of text with no usable boundary."""
@@ -490,15 +574,3 @@ class _Splitter:
             start = end
         out.append((start, hi))
         return out
-
-    def _can_lead(self, start: int, end: int) -> bool:
-        """Whether ``[start, end)`` should open the next part instead of standing alone.
-
-        Headings with nothing under them, or a scrap under a quarter of a part, would make a
-        part that says nothing; they go in front of the oversized block that follows.
-        """
-        if self._part_len(start, end) <= self.max_chars // 4:
-            return True
-        return all(
-            not line.strip() or _HEADING_RE.match(line) for line in self.text[start:end].split("\n")
-        )

@@ -145,6 +145,10 @@ class SyncPipeline:
         if self.state is None:
             return item
         item.fingerprint = self.state.fingerprint(item.content_hash)
+        if self.state.delivered_elsewhere(item.url, item.fingerprint):
+            self.stats.inc_value("sync/duplicate_content")
+            self.state.mark_seen(item.url)
+            raise DropItem(f"same text as a delivered page: {item.url}", log_level="DEBUG")
         full = getattr(self.crawler.spider, "full_sync", False)
         if not full and self.state.delivered_fingerprint(item.url) == item.fingerprint:
             self.stats.inc_value("sync/unchanged/fingerprint")

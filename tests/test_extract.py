@@ -512,6 +512,43 @@ def test_metadata_from_jsonld_graph_and_relative_canonical() -> None:
     assert page.title == "Page"
 
 
+def test_logo_h1_in_site_header_is_not_the_page_heading() -> None:
+    html = (
+        "<html><head><title>Install | Acme</title></head><body>"
+        "<header><h1><a href='/'>Acme</a></h1></header>"
+        f"<main><h2 id='install'>Install</h2>{PROSE}</main></body></html>"
+    )
+    page = extract_page(html, "https://x.example/install")
+    assert page.title == "Install"  # the logo h1 names the site
+    assert extract_page(html, "https://x.example/install", site_name="Acme").title == "Install"
+    html = html.replace("<h2 id='install'>Install</h2>", "<h1>Install</h1>")
+    assert extract_page(html, "https://x.example/install").title == "Install"
+    # a page heading in a header outside <main> still counts (no logo signals)
+    post = (
+        "<html><head><title>My post | Blog</title></head><body>"
+        f"<header class='post-header'><h1>My post</h1></header><div>{PROSE}</div></body></html>"
+    )
+    assert extract_page(post, "https://x.example/post").title == "My post"
+
+
+def test_date_candidates_and_formats() -> None:
+    html = (
+        "<html><head><meta name='date' content='last week'>"
+        "<meta name='dcterms.created' content='2021/7/9'>"
+        "<meta http-equiv='last-modified' content='Tue, 05 Mar 2024 10:00:00 GMT'>"
+        f"</head><body>{PROSE}</body></html>"
+    )
+    page = extract_page(html, "https://x.example/dates")
+    assert page.published == "2021-07-09"
+    assert page.modified == "2024-03-05T10:00:00+00:00"
+
+
+def test_a_few_replacement_characters_are_still_html() -> None:
+    mangled = PROSE.replace("e", "\ufffd", 20)
+    page = extract_page(f"<html><body><article>{mangled}</article></body></html>", "https://x/")
+    assert page.skip_reason is None
+
+
 def test_invalid_dates_are_dropped() -> None:
     html = (
         "<html><head><meta property='article:published_time' content='yesterday'>"

@@ -67,6 +67,20 @@ def check_invariants(doc: dict[str, Any], parts: list[dict[str, Any]], max_chars
         assert part["url"].split("#")[0] == doc["url"].split("#")[0]
 
 
+def resplit(parts: list[dict[str, Any]], max_chars: int) -> list[dict[str, Any]]:
+    """What the delivery pipeline does when the API refuses parts as too large."""
+    return [sub for part in parts for sub in split_document(part, max_chars)]
+
+
+def check_resplit(doc: dict[str, Any], parts: list[dict[str, Any]], max_chars: int) -> None:
+    again = resplit(parts, max_chars)
+    assert all(len(p["content"]) <= max_chars for p in again)
+    assert join_parts(again) == doc["content"]
+    assert len({p["title"] for p in again}) == len(again)
+    assert [p["metadata"]["part"] for p in again] == sorted(p["metadata"]["part"] for p in again)
+    assert {p["metadata"]["source_url"] for p in again} == {doc["url"]}
+
+
 # --- unit tests ---------------------------------------------------------------------------
 
 
@@ -308,6 +322,32 @@ def test_join_parts_accepts_parts_out_of_order_and_unsplit_docs() -> None:
     assert join_parts(split_document(small, 300)) == "tiny"
 
 
+def test_a_part_refused_as_too_large_can_be_split_again() -> None:
+    code = "```python\n" + "".join(f"print({i})\n" for i in range(150)) + "```\n"
+    content = "## Setup\n\n" + "Set it up now. " * 80 + "\n\n## Code\n\n" + code
+    doc = make_doc(content)
+    parts = split_document(doc, 1000, anchors={"Code": "code"})
+    again = resplit(parts, 300)
+    check_resplit(doc, parts, 300)
+    assert len(again) > len(parts)
+    split_part = [p for p in again if "subpart" in p["metadata"]]
+    assert split_part
+    for sub in split_part:
+        meta = sub["metadata"]
+        number, total = meta["part"], meta["parts"]
+        assert sub["title"].endswith(f"({number}.{meta['subpart']}/{total})")
+        assert meta["subparts"] >= 2
+        assert meta["section"] in ("Setup", "Code")
+        if meta["section"] == "Code":
+            assert sub["url"] == URL + "#code"
+            # Still a well-formed code block, with the page context in front.
+            opening = f"Install guide({CONTEXT_SEPARATOR}Code\n\n|\n\n## Code\n\n)```python\n"
+            assert re.match(opening, sub["content"]), sub["content"][:80]
+            assert len(re.findall(r"^```", sub["content"], flags=re.MULTILINE)) % 2 == 0
+    # And once more, smaller still.
+    check_resplit(doc, again, 200)
+
+
 def test_normalize_ws() -> None:
     assert normalize_ws("  a\n\n b\t c\u3000d  ") == "a b c d"
 
@@ -443,6 +483,7 @@ def test_property_parts_fit_join_back_and_keep_blocks(pg: Page, max_chars: int, 
     for start, end in pg.atomic:
         if end - start + 1 <= max_chars - max_chars // 2:
             assert not [p for p in cuts if start < p < end], pg.content[start:end]
+    check_resplit(doc, parts, max(200, max_chars * 2 // 3))
     # Every heading has an anchor here, so every part under a heading links to it.
     for part in parts:
         if part["metadata"]["section"]:

@@ -6,6 +6,7 @@ non-zero status when the knowledge base refused us or the run is not trustworthy
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,8 @@ class Command(ScrapyCrawlCommand):
         except ConfigError as exc:
             print(f"kbcrawler: bad site file: {exc}", file=sys.stderr)
             self.exitcode = EXIT_CONFIG
+            if self.settings and self.settings.get("LOG_FILE"):  # scrapyd: say it in the job log
+                logging.getLogger(__name__).error("kbcrawler: bad site file: %s", exc)
             return
         assert self.crawler_process
         crawler: Crawler = self._create_crawler(name)
@@ -78,3 +81,8 @@ class Command(ScrapyCrawlCommand):
         self.exitcode, why = exit_status(stats)
         if why:
             print(f"kbcrawler: {name}: {why} (exit status {self.exitcode})", file=sys.stderr)
+        if self.settings and self.settings.get("LOG_FILE"):  # scrapyd: the verdict in the job log
+            logging.getLogger(__name__).log(
+                logging.ERROR if why else logging.INFO,
+                "kbcrawler: %s: %s (exit status %d)", name, why or "done", self.exitcode,
+            )  # fmt: skip

@@ -274,6 +274,9 @@ class SiteSpider(Spider):
                     self.sync.mark_seen(url)
                 yield self.page_request(canonical, depth)
                 return
+        robots_header = (response.headers.get(b"X-Robots-Tag") or b"").lower()
+        if not page["skip_reason"] and (b"noindex" in robots_header or b"none" in robots_header):
+            page["skip_reason"] = "noindex"
         if page["skip_reason"]:
             stats.inc_value(f"extract/skipped/{page['skip_reason']}")
             if self.sync is not None:

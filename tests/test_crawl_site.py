@@ -1,0 +1,241 @@
+"""End to end: ``scrapy crawl`` on the local test website, no token (outbox JSON Lines).
+
+One crawl per module (it takes a few seconds); each test asserts one promise of the
+discovery and extraction issue against its outbox, stats and the server's request log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.crawl_runner import CrawlResult, crawl_site, write_site
+from tests.servers import site_expectations as X
+from tests.servers.website import running_website
+
+SITE = "testsite"
+
+
+def _ws(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    tmp = tmp_path_factory.mktemp("crawl")
+    with running_website(tmp) as site:
+        config = write_site(
+            tmp,
+            SITE,
+            start_urls=[site.url + "/"],
+            max_depth=3,
+            max_pages=200,
+            metadata={"category": "documentation", "product": "harbor"},
+        )
+        result = crawl_site(config, tmp)
+        requests = site.requests()
+        yield site, result, requests
+
+
+def _docs(result: CrawlResult, site: str = SITE) -> dict[str, dict[str, Any]]:
+    docs = result.documents(site)
+    paths = Counter(d["url"].split("/", 3)[3] for d in docs)
+    dupes = [p for p, n in paths.items() if n > 1]
+    assert not dupes, f"pages delivered twice: {dupes}"
+    return {"/" + d["url"].split("/", 3)[3]: d for d in docs}
+
+
+def test_crawl_succeeds_and_logs_the_outbox_once(crawl: Any) -> None:
+    _, result, _ = crawl
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.log.count("No KB_API_TOKEN set: documents are written to") == 1
+    assert "Traceback" not in result.log
+
+
+def test_every_expected_page_is_delivered_once(crawl: Any) -> None:
+    _, result, _ = crawl
+    docs = _docs(result)
+    for page in X.EXPECTED_PAGES:
+        paths = [page["path"], *page["alternates"]]
+        found = [p for p in paths if p in docs]
+        assert len(found) == 1, f"{page['path']}: delivered as {found}"
+        content = _ws(docs[found[0]]["content"])
+        assert _ws(page["must_contain"]) in content, page["path"]
+
+
+def test_sitemap_only_and_link_only_pages_are_found(crawl: Any) -> None:
+    _, result, _ = crawl
+    docs = _docs(result)
+    assert X.SITEMAP_ONLY and all(p in docs for p in X.SITEMAP_ONLY)
+    assert X.LINKS_ONLY
+    for path in X.LINKS_ONLY:
+        group = next(p for p in X.EXPECTED_PAGES if p["path"] == path)
+        assert any(p in docs for p in [path, *group["alternates"]]), path
+
+
+def test_boilerplate_never_leaks(crawl: Any) -> None:
+    _, result, _ = crawl
+    for doc in result.documents(SITE):
+        for phrase in X.BOILERPLATE_PHRASES:
+            assert phrase not in doc["content"], (doc["url"], phrase)
+
+
+def test_not_delivered_pages(crawl: Any) -> None:
+    _, result, _ = crawl
+    docs = _docs(result)
+    for path in X.NOT_DELIVERED:
+        assert path not in docs, path
+    everything = " ".join(_ws(d["content"]) for d in docs.values())
+    for path, phrase in X.NEVER_DELIVERED_PHRASES.items():
+        assert _ws(phrase) not in everything, path
+    assert result.stat("extract/skipped/thin") >= 1
+    assert result.stat("extract/skipped/noindex") >= 2
+    assert result.stat("extract/skipped/canonical") >= 1
+
+
+def test_structure_is_kept_as_markdown(crawl: Any) -> None:
+    _, result, _ = crawl
+    guide = _docs(result)["/en/guide.html"]["content"]
+    assert re.search(r"^## Installing Harbor$", guide, re.M)
+    assert re.search(r"^- At least 512 MB", guide, re.M)
+    assert re.search(r"^\| Platform \| Package", guide, re.M)
+    assert "```" in guide and '[folder.notes]' in guide
+
+
+def test_titles_metadata_and_languages(crawl: Any) -> None:
+    _, result, _ = crawl
+    docs = _docs(result)
+    for path, doc in docs.items():
+        meta = doc["metadata"]
+        assert doc["title"].strip(), path
+        assert not doc["title"].endswith(X.TITLE_SUFFIX), path
+        assert meta["site"] == SITE
+        assert meta["source_url"] == doc["url"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", meta["crawled_at"])
+        assert meta["category"] == "documentation" and meta["product"] == "harbor"
+        assert all(isinstance(v, str | int | float | bool) for v in meta.values())
+        assert len(doc["content"]) <= 20000
+    for page in X.EXPECTED_PAGES:
+        if page["path"] in docs:
+            assert docs[page["path"]]["metadata"]["language"] == page["language"], page["path"]
+            if page["path"] in X.TITLES:
+                assert docs[page["path"]]["title"] == X.TITLES[page["path"]]
+    for path, author in X.AUTHORS.items():
+        if path in docs:
+            assert docs[path]["metadata"]["author"] == author
+    langs = {d["metadata"]["language"] for d in docs.values()}
+    assert {"en", "fr", "de", "es", "it", "pt", "nl", "ja"} <= langs
+    assert "lastmod" in docs["/en/release-notes.html"]["metadata"]  # from the gzipped sitemap
+
+
+def test_encodings_come_out_as_unicode(crawl: Any) -> None:
+    _, result, _ = crawl
+    docs = _docs(result)
+    assert "é" in docs["/fr/encodage.html"]["content"]
+    pricing = docs["/en/pricing.html"]["content"]
+    assert "€" in pricing and ("“" in pricing or "”" in pricing)
+    assert "\ufeff" not in docs["/en/unicode-filenames.html"]["content"]
+    for doc in docs.values():
+        assert "\ufffd" not in doc["content"], doc["url"]
+
+
+def test_polite_and_on_site_requests_only(crawl: Any) -> None:
+    site, result, requests = crawl
+    paths = [r["path"] for r in requests]
+    for path in X.NEVER_REQUESTED:
+        assert path not in paths, path
+    assert not [r for r in requests if r["host"].startswith(X.OFFSITE_LISTENER_HOST)]
+    assert all(r["user_agent"].startswith("kbcrawler/") for r in requests)
+    assert "/robots.txt" in paths
+    # tracking-parameter variants collapse into one request of the guide
+    guide_requests = [p for p in paths if p.startswith("/en/guide.html")]
+    assert guide_requests == ["/en/guide.html"], guide_requests
+
+
+def test_calendar_trap_is_bounded(crawl: Any) -> None:
+    _, _, requests = crawl
+    calendar = [r for r in requests if r["path"].startswith(X.CALENDAR_PREFIX)]
+    assert 0 < len(calendar) <= 10
+
+
+def test_noindex_links_followed_but_not_nofollow(crawl: Any) -> None:
+    _, result, requests = crawl
+    paths = {r["path"] for r in requests}
+    assert "/en/only-via-noindex.html" in paths
+    assert "/en/only-via-nofollow.html" not in paths
+
+
+def test_redirect_chain_and_offsite_redirect(crawl: Any) -> None:
+    site, result, requests = crawl
+    paths = [r["path"] for r in requests]
+    assert "/old-guide" in paths and "/moved-guide" in paths
+    assert not [r for r in requests if r["host"].startswith("127.0.0.2")]
+
+
+def test_max_pages_is_a_hard_cap(tmp_path: Path) -> None:
+    with running_website(tmp_path) as site:
+        config = write_site(tmp_path, "capped", start_urls=[site.url + "/"], max_pages=5)
+        result = crawl_site(config, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stat("extract/pages") == 5
+    assert len(result.documents("capped")) <= 5
+
+
+def test_allow_deny_and_follow_links(tmp_path: Path) -> None:
+    with running_website(tmp_path) as site:
+        config = write_site(
+            tmp_path,
+            "rules",
+            start_urls=[site.url + "/"],
+            sitemap_urls=[site.url + X.SITEMAP_INDEX],
+            allow=[r"/en/", r"/$"],
+            deny=[r"/en/faq"],
+            follow_links=False,
+        )
+        result = crawl_site(config, tmp_path)
+        requests = site.requests()
+    assert result.returncode == 0, result.stderr[-2000:]
+    docs = _docs(result, "rules")
+    assert docs, result.stderr[-2000:]
+    assert all(p == "/" or p.startswith("/en/") for p in docs), sorted(docs)
+    assert not any(p.startswith("/en/faq") for p in docs)
+    # links are not followed: the links-only page is never requested
+    assert "/en/advanced.html" not in {r["path"] for r in requests}
+    assert "/en/release-notes.html" in docs  # found through the sitemap index (.gz child)
+
+
+def test_big_page_is_split_in_the_outbox(tmp_path: Path) -> None:
+    with running_website(tmp_path) as site:
+        config = write_site(
+            tmp_path,
+            "big",
+            start_urls=[site.url + X.BIG_PAGE.format(kb=200)],
+            follow_links=False,
+            max_document_chars=5000,
+        )
+        result = crawl_site(config, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    docs = [d for d in result.documents("big") if "/big.html" in d["url"]]
+    assert len(docs) > 3
+    assert all(len(d["content"]) <= 5000 for d in docs)
+    assert len({d["title"] for d in docs}) == len(docs)
+    assert [d["metadata"]["part"] for d in docs] == list(range(1, len(docs) + 1))
+    assert {d["metadata"]["parts"] for d in docs} == {len(docs)}
+
+
+def test_many_links_page_is_bounded(tmp_path: Path) -> None:
+    with running_website(tmp_path) as site:
+        config = write_site(
+            tmp_path,
+            "links",
+            start_urls=[site.url + X.MANY_LINKS.format(n=50000)],
+            max_depth=1,
+            max_pages=30,
+        )
+        result = crawl_site(config, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stat("extract/pages") <= 30
