@@ -101,7 +101,7 @@ class SyncPipeline:
         self.stale_seconds = s.getfloat("KB_LOCK_STALE_SECONDS")
         self.state: SyncState | None = None
         self.lock: SiteLock | None = None
-        self.seen_hashes: set[str] = set()
+        self.owners: dict[str, str] = {}  # content hash -> the URL that delivers it
         self.started = time.time()
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -136,19 +136,23 @@ class SyncPipeline:
         spider.sync = self.state
 
     def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
-        if item.content_hash in self.seen_hashes:
+        item.fingerprint = (
+            self.state.fingerprint(item.content_hash) if self.state else item.content_hash
+        )
+        owner = self.owners.get(item.content_hash)
+        if owner is None and self.state is not None:
+            # The same text already delivered under another live URL stays with that URL.
+            owner = self.state.delivered_elsewhere(item.url, item.fingerprint)
+        if owner is None:
+            owner = item.url
+        self.owners[item.content_hash] = owner
+        if owner != item.url:
             self.stats.inc_value("sync/duplicate_content")
             if self.state is not None:
                 self.state.mark_seen(item.url)
-            raise DropItem(f"same text as another page: {item.url}", log_level="DEBUG")
-        self.seen_hashes.add(item.content_hash)
+            raise DropItem(f"same text as {owner}: {item.url}", log_level="DEBUG")
         if self.state is None:
             return item
-        item.fingerprint = self.state.fingerprint(item.content_hash)
-        if self.state.delivered_elsewhere(item.url, item.fingerprint):
-            self.stats.inc_value("sync/duplicate_content")
-            self.state.mark_seen(item.url)
-            raise DropItem(f"same text as a delivered page: {item.url}", log_level="DEBUG")
         full = getattr(self.crawler.spider, "full_sync", False)
         if not full and self.state.delivered_fingerprint(item.url) == item.fingerprint:
             self.stats.inc_value("sync/unchanged/fingerprint")
@@ -192,7 +196,7 @@ class SyncPipeline:
         share, responses = self._error_share()
         failure = None
         last = state.last_good_run()
-        if responses >= 10 and share > self.max_error_share:
+        if responses >= 3 and share > self.max_error_share:
             failure = "error_share"
             logger.error(
                 "%.0f%% of the site's answers were 403/429/5xx: the site is refusing or failing; "
