@@ -13,8 +13,9 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import yaml
-from crawler.language import ISO_639_1
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crawler.language import ISO_639_1
 
 SITES_PACKAGE = "settings"
 SITES_FOLDER = "sites"
@@ -124,13 +125,13 @@ class SiteConfig(BaseModel):
 
 def _describe(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    loc = ".".join(str(p) for p in err["loc"])
     msg = str(err["msg"])
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
     msg = msg.removeprefix("Value error, ")
     more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
-    return f"{loc}: {msg}{more}"
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
 
 
 def parse_site_config(text: str, source: str, default_name: str) -> SiteConfig:

@@ -6,6 +6,9 @@ links are pulled here too so the reactor thread never parses HTML.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from typing import Any
 from urllib.parse import urljoin
 
@@ -18,10 +21,19 @@ from crawler.urls import normalize_url
 _SKIP_SCHEMES = ("mailto:", "javascript:", "tel:", "data:", "ftp:", "#")
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker must not outlive a crawler killed with -9 (it would idle forever)."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 def warm_up() -> None:
     """Worker initializer: pay the import and profile-loading cost once per process."""
     from crawler.extract import warm_up as warm_extraction
 
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     warm_extraction()
 
 

@@ -10,8 +10,10 @@ crawl.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -43,10 +45,12 @@ class ExtractionPool:
         timeout: float = 60.0,
         max_pending: int = 0,
         inline: bool = False,
+        func: Callable[..., dict[str, Any]] = pagework.process_page,
     ):
         self.workers = workers or os.cpu_count() or 1
         self.timeout = timeout
         self.inline = inline
+        self.func = func  # a module-level (picklable) function; tests pass their own
         self._slots = asyncio.Semaphore(max_pending or 4 * self.workers)
         self._executor: ProcessPoolExecutor | None = None
         self._generation = 0
@@ -63,7 +67,7 @@ class ExtractionPool:
     async def run(self, *args: Any) -> dict[str, Any]:
         """Process one page; raises :class:`PageFailed` for this page only."""
         if self.inline:
-            return pagework.process_page(*args)
+            return self.func(*args)
         async with self._slots:
             for attempt in (1, 2):
                 self.start()
@@ -71,7 +75,7 @@ class ExtractionPool:
                 generation = self._generation
                 loop = asyncio.get_running_loop()
                 try:
-                    future = loop.run_in_executor(self._executor, pagework.process_page, *args)
+                    future = loop.run_in_executor(self._executor, self.func, *args)
                     return await asyncio.wait_for(future, self.timeout)
                 except TimeoutError:
                     logger.warning("Extraction took over %.0fs; restarting workers", self.timeout)
@@ -95,10 +99,8 @@ class ExtractionPool:
         executor, self._executor = self._executor, None
         processes = list(getattr(executor, "_processes", {}).values())
         for proc in processes:
-            try:
+            with contextlib.suppress(Exception):  # already gone
                 proc.kill()
-            except Exception:  # already gone
-                pass
         executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:

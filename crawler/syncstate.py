@@ -102,7 +102,8 @@ class SyncState:
 
     def _row(self, url: str) -> sqlite3.Row | None:
         cur = self.db.execute(
-            "SELECT fingerprint, lastmod, etag, last_modified, links, last_delivered FROM pages WHERE url=?",
+            "SELECT fingerprint, lastmod, etag, last_modified, links, last_delivered "
+            "FROM pages WHERE url=?",
             (url,),
         )
         return cur.fetchone()
@@ -247,8 +248,8 @@ class SyncState:
                 (self.signature,),
             )
         self.db.execute(
-            "UPDATE runs SET finished=?, complete=?, pages_reached=?, documents_delivered=?, good=? "
-            "WHERE id=?",
+            "UPDATE runs SET finished=?, complete=?, pages_reached=?, "
+            "documents_delivered=?, good=? WHERE id=?",
             (
                 time.time(),
                 int(complete),

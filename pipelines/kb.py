@@ -88,6 +88,7 @@ class KnowledgeBasePipeline:
         self.tasks: list[asyncio.Task[None]] = []
         self.ticker: asyncio.Task[None] | None = None
         self.fatal: KBFatal | None = None
+        self.closing: asyncio.Future[None] | None = None
         self.unavailable: KBUnavailable | None = None
         self.outstanding: dict[str, int] = {}  # page url -> documents not yet accepted
         self.failed_pages: set[str] = set()
@@ -369,7 +370,9 @@ class KnowledgeBasePipeline:
         engine = self.crawler.engine
         if engine is not None:
             # Never await the engine's close from a sender: schedule it.
-            asyncio.ensure_future(engine.close_spider_async(reason=f"kb_{exc.code.lower()}"))
+            self.closing = asyncio.ensure_future(
+                engine.close_spider_async(reason=f"kb_{exc.code.lower()}")
+            )
 
     def _unavailable(self, exc: KBUnavailable) -> None:
         if self.unavailable is not None:

@@ -11,6 +11,7 @@ Files never hold the token: only documents and our own bookkeeping.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -102,10 +103,8 @@ class Outbox:
 
     def done(self, batch: PendingBatch) -> None:
         """The API accepted the batch (or what was left of it was quarantined)."""
-        try:
+        with contextlib.suppress(FileNotFoundError):
             batch.path.unlink()
-        except FileNotFoundError:
-            pass
 
     def pending_count(self) -> int:
         return len(list(self.pending_dir.glob("*.json"))) if self.pending_dir.is_dir() else 0

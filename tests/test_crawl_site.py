@@ -103,7 +103,7 @@ def test_structure_is_kept_as_markdown(crawl: Any) -> None:
     assert re.search(r"^## Installing Harbor$", guide, re.M)
     assert re.search(r"^- At least 512 MB", guide, re.M)
     assert re.search(r"^\| Platform \| Package", guide, re.M)
-    assert "```" in guide and '[folder.notes]' in guide
+    assert "```" in guide and "[folder.notes]" in guide
 
 
 def test_titles_metadata_and_languages(crawl: Any) -> None:
@@ -144,7 +144,7 @@ def test_encodings_come_out_as_unicode(crawl: Any) -> None:
 
 
 def test_polite_and_on_site_requests_only(crawl: Any) -> None:
-    site, result, requests = crawl
+    _site, _result, requests = crawl
     paths = [r["path"] for r in requests]
     for path in X.NEVER_REQUESTED:
         assert path not in paths, path
@@ -163,14 +163,14 @@ def test_calendar_trap_is_bounded(crawl: Any) -> None:
 
 
 def test_noindex_links_followed_but_not_nofollow(crawl: Any) -> None:
-    _, result, requests = crawl
+    _, _result, requests = crawl
     paths = {r["path"] for r in requests}
     assert "/en/only-via-noindex.html" in paths
     assert "/en/only-via-nofollow.html" not in paths
 
 
 def test_redirect_chain_and_offsite_redirect(crawl: Any) -> None:
-    site, result, requests = crawl
+    _site, _result, requests = crawl
     paths = [r["path"] for r in requests]
     assert "/old-guide" in paths and "/moved-guide" in paths
     assert not [r for r in requests if r["host"].startswith("127.0.0.2")]

@@ -6,6 +6,7 @@ pending in the outbox, or quarantined with the API's reason — counted by the t
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -54,7 +55,9 @@ def _expected_urls(website: Any) -> set[str]:
     return urls
 
 
-def _assert_all_accounted(result: CrawlResult, accepted: list[dict[str, Any]], website: Any) -> None:
+def _assert_all_accounted(
+    result: CrawlResult, accepted: list[dict[str, Any]], website: Any
+) -> None:
     """Each expected page is accepted, pending or quarantined; nothing else is missing."""
     delivered = _urls(accepted) | _urls(result.pending(SITE))
     delivered |= {r["document"]["metadata"]["source_url"] for r in result.rejected(SITE)}
@@ -92,7 +95,9 @@ def test_happy_path_posts_everything_in_batches(tmp_path: Path, website: Any) ->
 def test_rate_limit_is_kept_and_429_honoured(tmp_path: Path, website: Any) -> None:
     # The client keeps to 120/min; the server allows 4 per 2 s, so it must answer 429 with
     # Retry-After sometimes — and every batch still lands.
-    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL, rate_per_min=4, window_seconds=2) as api:
+    with running_kbapi(
+        tmp_path, token=TOKEN, model_id=MODEL, rate_per_min=4, window_seconds=2
+    ) as api:
         result = crawl_site(
             _site_file(tmp_path, website),
             tmp_path,
@@ -108,7 +113,9 @@ def test_rate_limit_is_kept_and_429_honoured(tmp_path: Path, website: Any) -> No
 
 
 def test_client_rate_limiter_avoids_429(tmp_path: Path, website: Any) -> None:
-    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL, rate_per_min=10, window_seconds=5) as api:
+    with running_kbapi(
+        tmp_path, token=TOKEN, model_id=MODEL, rate_per_min=10, window_seconds=5
+    ) as api:
         result = crawl_site(
             _site_file(tmp_path, website),
             tmp_path,
@@ -119,7 +126,7 @@ def test_client_rate_limiter_avoids_429(tmp_path: Path, website: Any) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert not [r for r in requests if r["status"] == 429]
     starts = sorted(r["time"] for r in requests)
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     # 120/min = one request start every 0.5 s (arrival times jitter a little)
     assert sorted(gaps)[len(gaps) // 2] >= 0.45 and min(gaps) >= 0.3
     _assert_all_accounted(result, accepted, website)
@@ -137,7 +144,9 @@ def test_server_errors_and_dropped_connections_are_retried(tmp_path: Path, websi
 
 
 def test_timeout_after_sending_is_resent(tmp_path: Path, website: Any) -> None:
-    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL, delay_seconds=3, delay_count=1) as api:
+    with running_kbapi(
+        tmp_path, token=TOKEN, model_id=MODEL, delay_seconds=3, delay_count=1
+    ) as api:
         result = crawl_site(
             _site_file(tmp_path, website),
             tmp_path,
@@ -232,7 +241,12 @@ def test_partial_import_quarantines_refused_documents(tmp_path: Path, website: A
     ],
 )
 def test_fatal_answers_stop_the_crawl_and_keep_everything(
-    tmp_path: Path, website: Any, server: dict[str, Any], client: dict[str, str], code: str, hint: str
+    tmp_path: Path,
+    website: Any,
+    server: dict[str, Any],
+    client: dict[str, str],
+    code: str,
+    hint: str,
 ) -> None:
     options = {"token": TOKEN, "model_id": MODEL, **server}
     with running_kbapi(tmp_path, **options) as api:

@@ -56,7 +56,9 @@ def _run(tmp_path: Path, site: Any, api: Any, environ: dict[str, str], **kw: Any
     return result, api.documents(), _content_downloads(site)
 
 
-def test_unchanged_second_run_posts_nothing_and_edits_are_reposted(tmp_path: Path, env: Any) -> None:
+def test_unchanged_second_run_posts_nothing_and_edits_are_reposted(
+    tmp_path: Path, env: Any
+) -> None:
     site, api, environ = env
     first, docs1, downloads1 = _run(tmp_path, site, api, environ)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -79,7 +81,9 @@ def test_unchanged_second_run_posts_nothing_and_edits_are_reposted(tmp_path: Pat
     assert third.returncode == 0, third.stderr[-3000:]
     reposted = {d["metadata"]["source_url"].removeprefix(site.url) for d in docs3}
     assert reposted == set(EDITED)
-    assert all("added by the editor" in d["content"] for d in docs3 if d["metadata"].get("parts", 1) == 1)
+    assert all(
+        "added by the editor" in d["content"] for d in docs3 if d["metadata"].get("parts", 1) == 1
+    )
     assert third.reports(SITE)[-1]["changed"] == len(EDITED)
 
     full, docs4, _ = _run(tmp_path, site, api, environ, settings={"KB_FULL_SYNC": True})
@@ -153,7 +157,7 @@ def test_shrink_guard_trips_when_reach_drops(tmp_path: Path, env: Any) -> None:
 
 
 def test_second_concurrent_crawl_refuses(tmp_path: Path, env: Any) -> None:
-    site, api, environ = env
+    site, _api, environ = env
     site_file = _site_file(tmp_path, site, download_delay=0.5)
     cmd = [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"config={site_file}"]
     slow = subprocess.Popen(

@@ -26,6 +26,8 @@ EXIT_KB_REFUSED = 3
 EXIT_LOCKED = 4
 EXIT_RUN_FAILED = 5
 EXIT_UNDELIVERED = 6
+EXIT_INTERRUPTED = 7
+EXIT_FAILED = 1
 
 
 def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
@@ -42,6 +44,10 @@ def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
             f"the knowledge base was unavailable; {stats['kb/pending_batches_left']} "
             "batch(es) wait in the outbox"
         )
+    if not reason:
+        return EXIT_FAILED, "the crawl ended without a close reason (it did not finish)"
+    if reason != "finished" and reason != "max_pages":
+        return EXIT_INTERRUPTED, f"the crawl was stopped ({reason}); the next run resumes delivery"
     return EXIT_OK, None
 
 

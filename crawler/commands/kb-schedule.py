@@ -65,6 +65,10 @@ class Scrapyd:
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
             self.headers["Authorization"] = f"Basic {token}"
         self.timeout = timeout
+        # A local scrapyd is never reached through $http_proxy.
+        local = parts.hostname in ("127.0.0.1", "::1", "localhost")
+        handlers = [urllib.request.ProxyHandler({})] if local else []
+        self.opener = urllib.request.build_opener(*handlers)
 
     def call(self, endpoint: str, params: list[tuple[str, str]], *, post: bool = False) -> Any:
         url = f"{self.base}/{endpoint}"
@@ -76,7 +80,7 @@ class Scrapyd:
             url = f"{url}?{query}"
         request = urllib.request.Request(url, data=data, headers=self.headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with self.opener.open(request, timeout=self.timeout) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
             raise ScrapydError(

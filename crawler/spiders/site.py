@@ -65,10 +65,6 @@ class SiteSpider(Spider):
         self.full_sync = truthy(full) if full is not None else None
         self.flush_only = truthy(flush)  # kb-flush: deliver the outbox, crawl nothing
         self.allowed_domains = self.site.domains
-        if self.site.download_delay is not None:
-            self.download_delay = self.site.download_delay
-        if self.site.user_agent:
-            self.user_agent = self.site.user_agent
         self._allow = [re.compile(p) for p in self.site.allow]
         self._deny = [re.compile(p) for p in self.site.deny]
         self.pages_sent_to_extraction = 0
@@ -88,6 +84,11 @@ class SiteSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
+        if not s.frozen:  # the site file's own politeness knobs, as spider-priority settings
+            if spider.site.download_delay is not None:
+                s.set("DOWNLOAD_DELAY", spider.site.download_delay, priority="spider")
+            if spider.site.user_agent:
+                s.set("USER_AGENT", spider.site.user_agent, priority="spider")
         if spider.full_sync is None:
             spider.full_sync = s.getbool("KB_FULL_SYNC")
         spider.options = ExtractOptions(

@@ -1,0 +1,22 @@
+"""Module-level functions the pool tests send to real worker processes."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+
+def echo(value: str) -> dict[str, Any]:
+    return {"value": value, "pid": os.getpid()}
+
+
+def behave(value: str) -> dict[str, Any]:
+    """'hang' sleeps past any timeout, 'crash' kills the worker, 'boom' raises."""
+    if value == "hang":
+        time.sleep(60)
+    if value == "crash":
+        os._exit(1)
+    if value == "boom":
+        raise RuntimeError("bad page")
+    return echo(value)

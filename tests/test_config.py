@@ -1,0 +1,95 @@
+"""Site files: one clear line per mistake, before any request; `scrapy list` / `crawl`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.config import ConfigError, load_site_file, packaged_site_files
+from tests.crawl_runner import run_scrapy
+
+GOOD = "start_urls: [https://docs.example.com/]\n"
+
+
+def _load(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "docs.yaml"
+    path.write_text(text, encoding="utf-8")
+    load_site_file(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD + "follow_link: true\n", "docs.yaml: follow_link: unknown key"),
+        (GOOD + "max_depth: deep\n", "docs.yaml: max_depth: Input should be a valid integer"),
+        (GOOD + "allow: ['([a-z']\n", "docs.yaml: allow: invalid regex '([a-z'"),
+        ("name: docs\n", "docs.yaml: give start_urls or sitemap_urls (or both)"),
+        ("start_urls: [docs.example.com]\n", "start_urls: 'docs.example.com' is not an absolute"),
+        (
+            "start_urls: [ftp://x.org/]\n",
+            "start_urls: 'ftp://x.org/' is not an absolute http(s) URL",
+        ),
+        (GOOD + "language: english\n", "language: 'english' is neither 'auto' nor an ISO 639-1"),
+        (GOOD + "metadata: {tags: [a, b]}\n", "metadata.tags"),
+        (GOOD + "max_document_chars: 50\n", "max_document_chars: Input should be greater than"),
+        (GOOD + "allowed_domains: ['https://x.org/']\n", "is not a host name"),
+        ("start_urls: [https://a.org/\n", "docs.yaml: not valid YAML at line"),
+        ("- just\n- a list\n", "must be a mapping of keys"),
+    ],
+)
+def test_mistakes_give_one_line_naming_file_and_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, text)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_defaults_and_derived_values(tmp_path: Path) -> None:
+    path = tmp_path / "docs.yaml"
+    path.write_text(GOOD + "sitemap_urls: [https://cdn.example.com/sitemap.xml]\n")
+    site = load_site_file(path)
+    assert site.name == "docs"
+    assert site.domains == ["cdn.example.com", "docs.example.com"]
+    assert site.follow_links and site.max_document_chars == 20000
+    assert site.forced_language is None
+
+
+def test_packaged_example_site_is_listed() -> None:
+    assert "books" in packaged_site_files()
+
+
+def test_scrapy_list_shows_site_files(tmp_path: Path) -> None:
+    result = run_scrapy(["list"], tmp_path)
+    assert result.returncode == 0
+    assert "books" in result.stdout.split() and "site" in result.stdout.split()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["crawl", "site"], "the 'site' spider needs a site file"),
+        (["crawl", "site", "-a", "config=/nonexistent.yaml"], "cannot read site file"),
+    ],
+)
+def test_crawl_refuses_bad_input_with_one_line(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run_scrapy(args, tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_site_file_exits_before_any_request(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("start_urls: [http://127.0.0.1:9/]\nmax_pages: -3\n")
+    result = run_scrapy(["crawl", "site", "-a", f"config={path}"], tmp_path)
+    assert result.returncode == 2
+    line = (
+        f"kbcrawler: bad site file: {path}: max_pages: Input should be greater than or equal to 1"
+    )
+    assert result.stderr.count("kbcrawler: bad site file") == 1 and line in result.stderr
+    assert "Spider opened" not in result.stderr and "Traceback" not in result.stderr

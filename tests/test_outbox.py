@@ -1,0 +1,53 @@
+"""The durable outbox: pending batches survive, corrupt files are set aside, rejects
+keep their reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipelines.outbox import Outbox
+
+DOC = {"title": "T", "content": "C", "url": "https://e.com/", "metadata": {"language": "en"}}
+
+
+def test_pending_batches_survive_and_are_removed_when_done(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path, "site")
+    first = outbox.add_pending([DOC], {"https://e.com/": {"parts": 1, "in_batch": 1}})
+    outbox.add_pending([DOC, DOC])
+    assert not list(outbox.pending_dir.glob(".*.tmp"))  # written atomically
+
+    again = Outbox(tmp_path, "site").load_pending()  # a later run
+    assert [len(b.documents) for b in again] == [1, 2]
+    assert again[0].pages == {"https://e.com/": {"parts": 1, "in_batch": 1}}
+    outbox.done(first)
+    assert outbox.pending_count() == 1
+
+
+def test_corrupt_pending_file_is_set_aside(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path, "site")
+    outbox.add_pending([DOC])
+    broken = outbox.pending_dir / "zzz.json"
+    broken.write_text('{"documents": [')
+    assert len(outbox.load_pending()) == 1
+    assert (outbox.pending_dir / "zzz.corrupt").exists()
+
+
+def test_rejected_documents_keep_the_reason(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path, "site")
+    outbox.reject(DOC, "INVALID_REQUEST", "documents[0] contains invalid characters")
+    lines = next(outbox.rejected_dir.glob("*.jsonl")).read_text().splitlines()
+    record = json.loads(lines[0])
+    assert record["reason"] == {
+        "code": "INVALID_REQUEST",
+        "message": "documents[0] contains invalid characters",
+    }
+    assert record["document"] == DOC
+
+
+def test_no_token_sink_writes_the_posted_shape(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path, "site")
+    outbox.write_documents([DOC, DOC])
+    outbox.close()
+    lines = outbox.jsonl_path.read_text().splitlines()
+    assert [json.loads(x) for x in lines] == [DOC, DOC]

@@ -1,0 +1,73 @@
+"""The extraction pool with real worker processes: one bad page costs one page."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from crawler.pool import ExtractionPool, PageFailed
+from tests.pool_tasks import behave
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def test_pages_run_in_worker_processes() -> None:
+    async def main() -> list[dict]:
+        pool = ExtractionPool(2, func=behave)
+        try:
+            return await asyncio.gather(*(pool.run(str(i)) for i in range(8)))
+        finally:
+            pool.close()
+
+    import os
+
+    results = _run(main())
+    assert [r["value"] for r in results] == [str(i) for i in range(8)]
+    assert all(r["pid"] != os.getpid() for r in results)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"), [("hang", "timeout"), ("crash", "worker_crash"), ("boom", "error")]
+)
+def test_a_bad_page_fails_alone(value: str, reason: str) -> None:
+    async def main() -> tuple[str, list[dict]]:
+        pool = ExtractionPool(2, timeout=2, func=behave)
+        try:
+            with pytest.raises(PageFailed) as failed:
+                await pool.run(value)
+            # the pool still works afterwards
+            after = await asyncio.gather(*(pool.run(f"ok{i}") for i in range(4)))
+            return failed.value.reason, after
+        finally:
+            pool.close()
+
+    got, after = _run(main())
+    assert got == reason
+    assert [r["value"] for r in after] == ["ok0", "ok1", "ok2", "ok3"]
+
+
+def test_back_pressure_bounds_pages_waiting() -> None:
+    async def main() -> int:
+        pool = ExtractionPool(1, max_pending=2, func=behave)
+        try:
+            tasks = [asyncio.ensure_future(pool.run(str(i))) for i in range(6)]
+            await asyncio.sleep(0.05)
+            waiting = pool._slots._value
+            await asyncio.gather(*tasks)
+            return waiting
+        finally:
+            pool.close()
+
+    assert _run(main()) == 0  # all slots taken: the other pages wait outside the pool
+
+
+def test_inline_mode_runs_in_this_process() -> None:
+    import os
+
+    async def main() -> dict:
+        return await ExtractionPool(1, inline=True, func=behave).run("x")
+
+    assert _run(main())["pid"] == os.getpid()
