@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.urls import host_of, is_private_host, normalize_url
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.robotstxt import RobotParser
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +96,51 @@ class ConditionalGetMiddleware:
         for follow in site_spider.replay_links(url, depth):
             self.crawler.engine.crawl(follow)
         raise IgnoreRequest("not modified")
+
+
+class CrawlDelayMiddleware:
+    """Honour robots.txt ``Crawl-delay`` for our user agent (Scrapy parses it, never applies it).
+
+    The delay becomes the host's download-slot delay, and AutoThrottle is told not to
+    lower it (``autothrottle_dont_adjust_delay``). Capped at ``MAX_DELAY`` so a hostile
+    robots.txt cannot stall a crawl for days.
+    """
+
+    MAX_DELAY = 60.0
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.delays: dict[str, float] = {}
+        settings = crawler.settings
+        self.user_agent = settings.get("ROBOTSTXT_USER_AGENT") or settings.get("USER_AGENT")
+        crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def robots_parsed(self, robotparser: RobotParser, request: Request) -> None:
+        try:
+            delay = robotparser.crawl_delay(self.user_agent)
+        except Exception:  # a parser without crawl_delay support
+            return
+        if not delay or delay <= 0:
+            return
+        delay = min(float(delay), self.MAX_DELAY)
+        host = host_of(request.url)
+        self.delays[host] = delay
+        self.crawler.stats.set_value(f"robotstxt/crawl_delay/{host}", delay)
+        logger.info("robots.txt of %s asks for Crawl-delay %.1fs: honoured", host, delay)
+        downloader = self.crawler.engine.downloader
+        # The site's delay is a minimum: no AutoThrottle lowering it, no random jitter below it.
+        downloader.per_slot_settings.setdefault(host, {}).update(delay=delay, jitter=0.0)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        host = host_of(request.url)
+        delay = self.delays.get(host)
+        if delay is None:
+            return
+        request.meta["autothrottle_dont_adjust_delay"] = True
+        slot = self.crawler.engine.downloader.slots.get(host)
+        if slot is not None and (slot.delay < delay or slot.jitter):
+            slot.delay, slot.jitter = max(slot.delay, delay), 0.0

@@ -48,6 +48,10 @@ HTTPCACHE_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
+# Pending requests wait on disk, not in memory (see crawler/scheduler.py).
+SCHEDULER = "crawler.scheduler.DiskQueueScheduler"
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleLifoDiskQueue"
+
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
@@ -55,6 +59,8 @@ LOG_LEVEL = "INFO"
 DOWNLOADER_MIDDLEWARES = {
     # Before RedirectMiddleware (600) sees a response, and before the download.
     "crawler.middlewares.HostGuardMiddleware": 50,
+    # After RobotsTxtMiddleware (100) has parsed the host's robots.txt.
+    "crawler.middlewares.CrawlDelayMiddleware": 110,
     "crawler.middlewares.ConditionalGetMiddleware": 560,
 }
 ITEM_PIPELINES = {

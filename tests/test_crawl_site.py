@@ -6,6 +6,7 @@ discovery and extraction issue against its outbox, stats and the server's reques
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from pathlib import Path
@@ -239,3 +240,24 @@ def test_many_links_page_is_bounded(tmp_path: Path) -> None:
         result = crawl_site(config, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stat("extract/pages") <= 30
+
+
+def test_robots_crawl_delay_is_honoured(tmp_path: Path) -> None:
+    """robots.txt gives `politebot` a Crawl-delay of 1 s; requests must be spaced by it."""
+    with running_website(tmp_path) as site:
+        config = write_site(
+            tmp_path,
+            "polite",
+            start_urls=[site.url + "/"],
+            sitemap_urls=[site.url + X.SITEMAP_PAGES],
+            follow_links=False,
+            max_pages=4,
+            user_agent="politebot/1.0 (+https://example.com/bot)",
+        )
+        result = crawl_site(config, tmp_path, settings={"AUTOTHROTTLE_ENABLED": "True"})
+        requests = [r for r in site.requests() if r["path"] != "/robots.txt"]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert all(r["user_agent"].startswith("politebot/") for r in requests)
+    times = sorted(r["time"] for r in requests)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(gaps) >= 3 and min(gaps) >= 0.9, gaps
