@@ -77,6 +77,14 @@ class Command(ScrapyCrawlCommand):
                 logging.getLogger(__name__).error("kbcrawler: bad site file: %s", exc)
             return
         assert self.crawler_process
+        if name not in self.crawler_process.spider_loader.list():
+            print(
+                f"kbcrawler: no site named {name!r} (`scrapy list` shows the sites; "
+                "or use: scrapy crawl site -a config=PATH)",
+                file=sys.stderr,
+            )
+            self.exitcode = EXIT_CONFIG
+            return
         crawler: Crawler = self._create_crawler(name)
         self.crawler_process.crawl(crawler, **spargs)
         self.crawler_process.start()

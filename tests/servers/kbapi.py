@@ -30,8 +30,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -39,6 +37,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.servers.process import ServerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAX_DOCUMENTS_PER_REQUEST = 100
@@ -550,29 +550,16 @@ class KBServer(ThreadingHTTPServer):
 # -- subprocess helper ----------------------------------------------------
 
 
-class KBApiHandle:
+class KBApiHandle(ServerProcess):
     """Control a running server from tests: inspect what arrived, inject faults."""
 
+    admin_name = "kbapi"
+
     def __init__(self, process: subprocess.Popen[bytes], url: str, token: str, model_id: str):
-        self.process = process
+        super().__init__(process, url.removesuffix("/v1"))
         self.url = url
-        self.admin_url = url.removesuffix("/v1")
         self.token = token
         self.model_id = model_id
-
-    def _admin(self, method: str, path: str, payload: Any = None) -> Any:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(
-            f"{self.admin_url}{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            raise RuntimeError(f"kbapi admin {path}: {err.code} {err.read()!r}") from None
 
     def documents(self) -> list[dict[str, Any]]:
         """Accepted documents as received, each with the ``id`` it was given."""
@@ -592,17 +579,6 @@ class KBApiHandle:
     def reset(self) -> None:
         """Forget documents, log and faults; config returns to start-up values."""
         self._admin("POST", "/__admin/reset", {})
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 @contextlib.contextmanager

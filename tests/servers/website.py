@@ -41,8 +41,6 @@ import sys
 import threading
 import time
 import traceback
-import urllib.error
-import urllib.request
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -53,6 +51,7 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 from tests.servers import site_expectations
+from tests.servers.process import ServerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SITE_NAME = "Example Docs"
@@ -1941,11 +1940,14 @@ class WebsiteError(RuntimeError):
     """An admin call was refused (unknown page, bad argument)."""
 
 
-class WebsiteHandle:
+class WebsiteHandle(ServerProcess):
     """A running website subprocess and typed access to its admin endpoints."""
 
+    admin_error = WebsiteError
+    admin_name = "website"
+
     def __init__(self, process: subprocess.Popen[bytes], url: str, stderr_path: Path) -> None:
-        self.process = process
+        super().__init__(process, url)
         self.url = url
         self.stderr_path = stderr_path
         parts = urlsplit(url)
@@ -1954,21 +1956,6 @@ class WebsiteHandle:
         self.netloc = parts.netloc
         # Base URL of the "other host" (only listening when bound to 127.0.0.1).
         self.offsite_url = f"http://{OFFSITE_HOST}:{self.port}"
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-    def _admin(self, method: str, path: str, payload: Any = None) -> Any:
-        data = None if method == "GET" else json.dumps(payload or {}).encode()
-        request = urllib.request.Request(
-            f"{self.url}{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with self._opener.open(request, timeout=10) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            raise WebsiteError(f"website admin {path}: {err.code} {err.read()!r}") from None
 
     def requests(self) -> list[dict[str, Any]]:
         """Every non-admin request in arrival order: time, method, path (with query), host
@@ -2000,17 +1987,6 @@ class WebsiteHandle:
 
     def state(self) -> dict[str, Any]:
         return self._admin("GET", "/__admin/state")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
     def __enter__(self) -> WebsiteHandle:
         return self
