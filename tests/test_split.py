@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipelines.split import CONTEXT_SEPARATOR, join_parts, normalize_ws, split_document
@@ -348,6 +348,33 @@ def test_a_part_refused_as_too_large_can_be_split_again() -> None:
     check_resplit(doc, again, 200)
 
 
+def test_tables_without_a_blank_line_between_them_are_one_table() -> None:
+    table_a = "| a | b |\n|---|---|\n" + "".join(f"| row {i} | value {i} |\n" for i in range(6))
+    table_b = "".join(f"| more {i} | other {i} |\n" for i in range(6))
+    content = "Intro.\n\n" + table_a + table_b + "\nAfter."
+    doc = make_doc(content, title="Guide")
+    parts = split_document(doc, 200)
+    check_invariants(doc, parts, 200)
+    start = content.index(table_a)
+    inside = [p for p in cut_positions(parts) if start < p < start + len(table_a + table_b)]
+    assert inside  # together they do not fit, so the table is cut...
+    for pos in inside:  # ...at row starts, each later piece repeating the first table's header
+        assert content[pos - 1] == "\n"
+    for part, body in zip(parts, bodies(parts), strict=True):
+        if body.startswith(("| row", "| more")):
+            assert part["content"].startswith("Guide\n\n| a | b |\n|---|---|\n| ")
+
+
+def test_glued_tables_found_in_ci_are_cut_only_at_a_row_start() -> None:
+    doc = make_doc(GLUED_TABLES, title="Guide")
+    parts = split_document(doc, 200)
+    check_invariants(doc, parts, 200)
+    assert cut_positions(parts) == [39, 216]  # before the "## the the the" heading, at a row
+    assert parts[2]["content"].startswith(f"Guide{CONTEXT_SEPARATOR}the{CONTEXT_SEPARATOR}")
+    assert bodies(parts)[2].startswith("| the | the |\n\n# the")
+    assert parts[2]["content"].split("\n\n")[1].startswith("| the | the the the |\n| the |")
+
+
 def test_normalize_ws() -> None:
     assert normalize_ws("  a\n\n b\t c\u3000d  ") == "a b c d"
 
@@ -441,8 +468,8 @@ BLOCK = st.one_of(
     heading.map(lambda b: ("text", b)),
     paragraph.map(lambda b: ("text", b)),
     bullet_list.map(lambda b: ("text", b)),
-    table().map(lambda b: ("atomic", b)),
-    code_block().map(lambda b: ("atomic", b)),
+    table().map(lambda b: ("table", b)),
+    code_block().map(lambda b: ("code", b)),
     long_word.map(lambda b: ("text", b)),
     cjk_text.map(lambda b: ("text", b)),
     long_line.map(lambda b: ("text", b)),
@@ -453,12 +480,19 @@ BLOCK = st.one_of(
 def page(draw: st.DrawFn) -> Page:
     blocks = draw(st.lists(BLOCK, min_size=1, max_size=20))
     out = Page("")
+    previous = ""
     for kind, text in blocks:
+        separator = ""
         if out.content:
-            out.content += draw(st.sampled_from(["\n\n", "\n\n", "\n\n\n", "\n"]))
-        if kind == "atomic":
+            separator = draw(st.sampled_from(["\n\n", "\n\n", "\n\n\n", "\n"]))
+            out.content += separator
+        if kind == "table" and previous == "table" and separator == "\n":
+            # No blank line between them: in Markdown the two tables are one table.
+            out.atomic[-1] = (out.atomic[-1][0], len(out.content) + len(text))
+        elif kind in ("table", "code"):
             out.atomic.append((len(out.content), len(out.content) + len(text)))
         out.content += text
+        previous = kind
     return out
 
 
@@ -466,9 +500,20 @@ TITLES = st.one_of(st.just("Guide"), st.just(""), st.text(max_size=400))
 LIMITS = st.integers(200, 1500)
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+# Found in CI: two generated tables with only "\n" between them (55..173 and 174..229) are one
+# 10-row table in Markdown, which with its context line is over 200 chars, so a cut at a row
+# start inside it (216) is right; the generator now records such tables as one atomic span.
+GLUED_TABLES = (
+    "```\n```\n\n# the\n\n# the\n\n# the\n\n```\n```\n\n## the the the\n\n"
+    "| the | the the the |\n| the | the |\n| the | the |\n| the | the the the |\n"
+    "| the | the the the |\n| the | the the server |\n| the | the |\n| the | the |\n"
+    "| the | the |\n| the | the |\n\n# the\n\n# the the\n\n# the the the"
+)
+
 
 @FAST
 @given(page(), LIMITS, TITLES)
+@example(pg=Page(GLUED_TABLES, atomic=[(0, 7), (30, 37), (55, 229)]), max_chars=200, title="Guide")
 def test_property_parts_fit_join_back_and_keep_blocks(pg: Page, max_chars: int, title: str) -> None:
     doc = make_doc(pg.content, title=title, category="docs")
     headings = re.findall(r"^#{1,6} (.+)$", pg.content, flags=re.MULTILINE)
