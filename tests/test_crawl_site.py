@@ -240,6 +240,8 @@ def test_many_links_page_is_bounded(tmp_path: Path) -> None:
         result = crawl_site(config, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stat("extract/pages") <= 30
+    assert result.stat("discovery/links_over_limit") >= 45000  # links per page are capped
+    assert result.stat("memusage/max") < 400 * 2**20
 
 
 def test_robots_crawl_delay_is_honoured(tmp_path: Path) -> None:
@@ -261,3 +263,23 @@ def test_robots_crawl_delay_is_honoured(tmp_path: Path) -> None:
     times = sorted(r["time"] for r in requests)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) >= 3 and min(gaps) >= 0.9, gaps
+
+
+def test_hostile_inputs_keep_memory_bounded(tmp_path: Path) -> None:
+    """A gzip sitemap inflating to 300 MB and a 10 MB page: skipped, bounded, crawl goes on."""
+    with running_website(tmp_path) as site:
+        config = write_site(
+            tmp_path,
+            "hostile",
+            sitemap_urls=[site.url + "/bomb-sitemap.xml.gz?mb=300"],
+            start_urls=[site.url + X.BIG_PAGE.format(kb=10240), site.url + "/en/guide.html"],
+            follow_links=False,
+        )
+        result = crawl_site(config, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert result.stat("sitemap/too_large") == 1
+    assert result.stat("memusage/max") < 400 * 2**20
+    urls = {d["url"] for d in result.documents("hostile")}
+    assert site.url + "/en/guide.html" in urls  # the rest of the crawl is unharmed
+    assert not any("big.html" in u for u in urls)  # over DOWNLOAD_MAXSIZE: not downloaded

@@ -1261,6 +1261,25 @@ BLOB_BYTES = _blob()
 # -- helpers --------------------------------------------------------------------------
 
 
+_BOMBS: dict[int, bytes] = {}
+
+
+def gzip_bomb(mb: int) -> bytes:
+    """A gzipped "sitemap" that inflates to ``mb`` MiB (a few hundred KiB on the wire).
+
+    Built in chunks so the server never holds the inflated bytes.
+    """
+    if mb not in _BOMBS:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip container
+        head = b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        out = [packer.compress(head)]
+        chunk = b" " * (1 << 20)
+        out += [packer.compress(chunk) for _ in range(mb)]
+        out.append(packer.compress(b"</urlset>") + packer.flush())
+        _BOMBS[mb] = b"".join(out)
+    return _BOMBS[mb]
+
+
 def http_date(moment: datetime) -> str:
     return email.utils.format_datetime(moment.astimezone(UTC), usegmt=True)
 
@@ -1841,6 +1860,10 @@ class WebsiteHandler(BaseHTTPRequestHandler):
             kb = self._int_arg(query, "kb", 200, 1, MAX_BIG_KB)
             if kb is not None:
                 self._send_html(site.big_page(kb))
+        elif path == "/bomb-sitemap.xml.gz":
+            mb = self._int_arg(query, "mb", 300, 1, 2048)
+            if mb is not None:
+                self._send(200, gzip_bomb(mb), "application/x-gzip")
         elif path == "/many-links.html":
             n = self._int_arg(query, "n", 100, 0, MAX_MANY_LINKS)
             if n is not None:
