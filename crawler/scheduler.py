@@ -26,7 +26,7 @@ class DiskQueueScheduler(Scheduler):
         self._scratch = tempfile.mkdtemp(prefix="kbcrawler-queue-")
         return self._scratch
 
-    def close(self, reason: str):  # noqa: ANN201 - same return type as Scheduler.close
+    def close(self, reason: str):
         try:
             return super().close(reason)
         finally:

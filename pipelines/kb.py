@@ -183,14 +183,14 @@ class KnowledgeBasePipeline:
 
     # -- batching --------------------------------------------------------------------------
     def _enqueue(self, documents: list[dict[str, Any]]) -> None:
-        """Write the batch to ``pending/`` first; then it may be sent."""
+        """Hand a closed batch to the senders, which write it to ``pending/`` before sending."""
         assert self.outbox is not None
         pages: dict[str, dict[str, Any]] = {}
         for doc in documents:
             url = doc["metadata"]["source_url"]
             info = pages.setdefault(url, dict(self.pages_info.get(url, {}), in_batch=0))
             info["in_batch"] += 1
-        batch = self.outbox.add_pending(documents, pages)
+        batch = self.outbox.new_batch(documents, pages)
         self.stats.inc_value("kb/batches_created")
         self.queue.put_nowait(batch)
 
@@ -209,6 +209,9 @@ class KnowledgeBasePipeline:
             if batch is None:
                 return
             try:
+                if not batch.on_disk:
+                    # On disk before it is sent; the JSON and the fsync stay off the reactor.
+                    await asyncio.to_thread(self.outbox.save, batch)  # type: ignore[union-attr]
                 await self._deliver(batch)
             except Exception:  # a bug must not lose the batch: it stays pending on disk
                 logger.exception("Unexpected error delivering %s; it stays pending", batch.path)

@@ -53,6 +53,7 @@ class PendingBatch:
     documents: list[dict[str, Any]]
     pages: dict[str, dict[str, Any]] = field(default_factory=dict)
     attempts: int = 0  # sends whose outcome was failure or unknown, across runs
+    on_disk: bool = False
 
 
 class Outbox:
@@ -71,17 +72,25 @@ class Outbox:
         self._seq += 1
         return self.pending_dir / f"{self._stamp}-{os.getpid()}-{self._seq:06d}.json"
 
+    def new_batch(
+        self, documents: list[dict[str, Any]], pages: dict[str, dict[str, Any]] | None = None
+    ) -> PendingBatch:
+        """A batch with its file name, not yet written (see :meth:`save`)."""
+        self.pending_dir.mkdir(parents=True, exist_ok=True)
+        return PendingBatch(self._new_path(), documents, pages or {})
+
     def add_pending(
         self, documents: list[dict[str, Any]], pages: dict[str, dict[str, Any]] | None = None
     ) -> PendingBatch:
-        self.pending_dir.mkdir(parents=True, exist_ok=True)
-        batch = PendingBatch(self._new_path(), documents, pages or {})
+        batch = self.new_batch(documents, pages)
         self.save(batch)
         return batch
 
     def save(self, batch: PendingBatch) -> None:
+        """Write (or rewrite) the batch's file; safe to call from a worker thread."""
         payload = {"documents": batch.documents, "pages": batch.pages, "attempts": batch.attempts}
         write_atomic(batch.path, json.dumps(payload, ensure_ascii=False).encode())
+        batch.on_disk = True
 
     def load_pending(self) -> list[PendingBatch]:
         """Batches left by earlier runs, oldest first; unreadable files are set aside."""
@@ -96,9 +105,8 @@ class Outbox:
                 logger.error("Unreadable outbox file set aside: %s", path)
                 path.rename(path.with_suffix(".corrupt"))
                 continue
-            batches.append(
-                PendingBatch(path, docs, data.get("pages") or {}, int(data.get("attempts", 0)))
-            )
+            attempts = int(data.get("attempts", 0))
+            batches.append(PendingBatch(path, docs, data.get("pages") or {}, attempts, True))
         return batches
 
     def done(self, batch: PendingBatch) -> None:
