@@ -6,6 +6,7 @@ links are pulled here too so the reactor thread never parses HTML.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -35,6 +36,9 @@ def warm_up() -> None:
 
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     warm_extraction()
+    # Objects inherited from the forked crawler are never garbage here: keep the
+    # collector off them, so it neither scans them nor un-shares their pages.
+    gc.freeze()
 
 
 def ping() -> bool:

@@ -24,7 +24,11 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml", ".txt": "text/plain"}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml",
+    ".txt": "text/plain",
+}
 
 NGINX_CONF = """
 worker_processes 1;
@@ -71,6 +75,7 @@ class StaticServer:
     process: subprocess.Popen[bytes]
     access_log: Path
     tmp: Path
+    docroot: Path
     _offset: int = 0
     _count: int = 0
 
@@ -131,7 +136,9 @@ def start_server(docroot: Path, *, prefer: str = "nginx", port: int | None = Non
     log = tmp / "access.log"
     log.touch()
     url = f"http://127.0.0.1:{port}"
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    nginx = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)), None
+    )
     if prefer == "nginx" and nginx:
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (tmp / sub).mkdir()
@@ -155,7 +162,7 @@ def start_server(docroot: Path, *, prefer: str = "nginx", port: int | None = Non
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         kind = "python"
-    server = StaticServer(kind, url, process, log, tmp)
+    server = StaticServer(kind, url, process, log, tmp, docroot)
     try:
         _wait_ready(url, process)
     except Exception:
@@ -188,7 +195,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.send_response(200)
-        self.send_header("Content-Type", CONTENT_TYPES.get(target.suffix, "application/octet-stream"))
+        ctype = CONTENT_TYPES.get(target.suffix, "application/octet-stream")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import json
 import random
-import re
 import shutil
 from pathlib import Path
 
@@ -37,11 +36,12 @@ LABELS = {
     "nl": ("Handleiding", "Onderdeel", "Gerelateerde artikelen", "Reacties", "Overzicht"),
     "ja": ("ガイド", "セクション", "関連記事", "コメント", "概要"),
 }
-MENU_WORDS = (
+_MENU = (
     "Products Solutions Pricing Docs Support Community Partners Company Security Status "
     "Integrations Billing Accounts Teams Storage Sync Backup Mobile Desktop Server Admin "
     "Reports Analytics Automation Workflows API SDK Webhooks Migration Releases Roadmap"
-).split()
+)
+MENU_WORDS = tuple(_MENU.split())
 
 
 def _words(lang: str) -> list[str]:
@@ -114,7 +114,7 @@ def _menu(rng: random.Random, lang: str, columns: int, per: int) -> str:
             f'<li class="mega-item"><a href="/{rng.choice(MENU_WORDS).lower()}/{c}-{k}.html" '
             f'data-track="menu-{c}-{k}"><svg class="icon"><use href="#i{k % 20}"/></svg>'
             f"<span>{_esc(rng.choice(MENU_WORDS))} {_esc(rng.choice(MENU_WORDS))}</span>"
-            f'<small>{_esc(" ".join(rng.choices(WORDS.get(lang, WORDS["en"]), k=5)))}</small>'
+            f"<small>{_esc(' '.join(rng.choices(WORDS.get(lang, WORDS['en']), k=5)))}</small>"
             f"</a></li>"
             for k in range(per)
         )
@@ -147,7 +147,8 @@ def _article(rng: random.Random, lang: str, i: int, target_chars: int) -> tuple[
             parts.append(f"<ul>{items}</ul>")
         elif roll < 0.4:
             rows = "".join(
-                "<tr>" + "".join(f"<td>{_esc(rng.choice(MENU_WORDS))}</td>" for _ in range(4))
+                "<tr>"
+                + "".join(f"<td>{_esc(rng.choice(MENU_WORDS))}</td>" for _ in range(4))
                 + "</tr>"
                 for _ in range(5)
             )
@@ -230,7 +231,7 @@ def render_page(i: int, weight: str = "heavy") -> bytes:
         '<link rel="preload" href="/static/app.js" as="script">'
         '<link rel="stylesheet" href="/static/app.css">'
         + _css(rng, 60 if heavy else 10)
-        + '<script>(function(w,d){w.dataLayer=w.dataLayer||[];w.gtag=function(){dataLayer.push('
+        + "<script>(function(w,d){w.dataLayer=w.dataLayer||[];w.gtag=function(){dataLayer.push("
         "arguments)};gtag('js',new Date());gtag('config','G-XXXX');})(window,document);</script>"
         f'<script type="application/ld+json">{jsonld}</script>'
     )
@@ -255,8 +256,7 @@ def render_page(i: int, weight: str = "heavy") -> bytes:
         f'<section class="comments"><h2>{_esc(label[3])}</h2><ol>{comments}</ol></section>'
         "</main></div>"
         f'<footer class="foot">{footer}<p class="legal">© 2026 Northwind Ltd. All rights '
-        "reserved. Privacy · Terms · Cookies</p></footer>"
-        + _script(rng, 30 if heavy else 4)
+        "reserved. Privacy · Terms · Cookies</p></footer>" + _script(rng, 30 if heavy else 4)
     )
     page = head
     tail = "</head>" + body + "</body></html>"
@@ -280,6 +280,7 @@ def site_dir(root: Path, pages: int, weight: str) -> Path:
     docroot = root / f"site-{weight}-{pages}-v{GENERATOR_VERSION}"
     done = docroot / ".complete"
     if done.exists():
+        _home(docroot)
         return docroot
     if docroot.exists():
         shutil.rmtree(docroot)
@@ -290,18 +291,27 @@ def site_dir(root: Path, pages: int, weight: str) -> Path:
         total += len(body)
         (docroot / "p" / f"{i}.html").write_bytes(body)
     (docroot / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    _home(docroot)
     done.write_text(json.dumps({"pages": pages, "bytes": total}))
     return docroot
+
+
+def _home(docroot: Path) -> None:
+    """A home page: trafilatura's sitemap search first checks that the site is live."""
+    (docroot / "index.html").write_text(
+        f"<!DOCTYPE html><html lang='en'><head><title>{SITE_TITLE}</title></head>"
+        f"<body><h1>{SITE_TITLE}</h1><p><a href='/p/0.html'>Articles</a></p></body></html>"
+    )
 
 
 def site_info(docroot: Path) -> dict[str, int]:
     return json.loads((docroot / ".complete").read_text())
 
 
-def write_sitemaps(docroot: Path, base_url: str, pages: int) -> str:
-    """``sitemap.xml`` (an index when over 50,000 URLs) for ``base_url``; returns its URL."""
+def write_sitemaps(docroot: Path, base_url: str, pages: int, name: str = "sitemap") -> str:
+    """``<name>.xml`` (an index when over 50,000 URLs) for ``base_url``; returns its URL."""
     base_url = base_url.rstrip("/")
-    for old in docroot.glob("sitemap*.xml"):
+    for old in docroot.glob(f"{name}*.xml"):
         old.unlink()
     urlsets = []
     for n, start in enumerate(range(0, pages, SITEMAP_MAX_URLS)):
@@ -309,26 +319,23 @@ def write_sitemaps(docroot: Path, base_url: str, pages: int) -> str:
             f"<url><loc>{base_url}/p/{i}.html</loc><lastmod>2026-01-15</lastmod></url>"
             for i in range(start, min(pages, start + SITEMAP_MAX_URLS))
         )
-        name = f"sitemap-{n}.xml"
-        (docroot / name).write_text(
+        part = f"{name}-{n}.xml"
+        (docroot / part).write_text(
             '<?xml version="1.0" encoding="UTF-8"?>'
             f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
         )
-        urlsets.append(name)
+        urlsets.append(part)
     if len(urlsets) == 1:
-        (docroot / urlsets[0]).rename(docroot / "sitemap.xml")
+        (docroot / urlsets[0]).rename(docroot / f"{name}.xml")
     else:
-        items = "".join(f"<sitemap><loc>{base_url}/{name}</loc></sitemap>" for name in urlsets)
-        (docroot / "sitemap.xml").write_text(
+        items = "".join(f"<sitemap><loc>{base_url}/{part}</loc></sitemap>" for part in urlsets)
+        (docroot / f"{name}.xml").write_text(
             '<?xml version="1.0" encoding="UTF-8"?>'
             f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}'
             "</sitemapindex>"
         )
-    return f"{base_url}/sitemap.xml"
+    return f"{base_url}/{name}.xml"
 
 
 def page_urls(base_url: str, pages: int) -> list[str]:
     return [f"{base_url.rstrip('/')}/p/{i}.html" for i in range(pages)]
-
-
-_TAG = re.compile(r"<[^>]+>")
