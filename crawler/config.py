@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from crawler.language import ISO_639_1
+from crawler.langcodes import ISO_639_1
 
 SITES_PACKAGE = "settings"
 SITES_FOLDER = "sites"

@@ -32,7 +32,8 @@ from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 from trafilatura.settings import Extractor, use_config
 
-from crawler.language import DEFAULT_LANGUAGE, detect_language, normalize_lang
+from crawler.language import DEFAULT_LANGUAGE, detect_language
+from crawler.options import ExtractOptions
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -58,39 +59,6 @@ _MAX_JSONLD_CHARS = 200_000
 _BINARY_SAMPLE_CHARS = 4096
 _MAX_CONTROL_RATIO = 0.01
 _MAX_REPLACEMENT_RATIO = 0.1
-
-
-@dataclass(frozen=True)
-class ExtractOptions:
-    """Per-site extraction settings; frozen, so hashable (extractor cache key) and picklable."""
-
-    include_tables: bool = True
-    include_links: bool = False
-    include_images: bool = False
-    include_comments: bool = False
-    favor_precision: bool = True
-    """False means trafilatura's balanced default (which escalates to recall on short output)."""
-    min_chars: int = 200
-    lang_sample_chars: int = 3000
-    forced_language: str | None = None
-    fast: bool = True
-    """Run trafilatura's fast path first; full cascade only below ``FULL_CASCADE_BELOW_CHARS``."""
-    robots_meta_names: tuple[str, ...] = ("robots",)
-    """``<meta name=...>`` values obeyed for noindex/nofollow (add e.g. our bot's token)."""
-
-    def __post_init__(self) -> None:
-        """Normalise the forced language once, so a typo fails at config time, not per page."""
-        if self.forced_language is not None:
-            code = normalize_lang(self.forced_language)
-            if code is None:
-                raise ValueError(
-                    f"forced_language is not an ISO 639-1 code: {self.forced_language!r}"
-                )
-            object.__setattr__(self, "forced_language", code)
-        raw = self.robots_meta_names
-        raw = (raw,) if isinstance(raw, str) else raw
-        names = tuple(name.strip().lower() for name in raw if name.strip())
-        object.__setattr__(self, "robots_meta_names", names)
 
 
 DEFAULT_OPTIONS = ExtractOptions()

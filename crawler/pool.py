@@ -12,15 +12,60 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from crawler import pagework
-
 logger = logging.getLogger(__name__)
+
+START_METHODS = ("spawn", "forkserver", "fork")
+
+
+# The workers' entry points. They import crawler.pagework (trafilatura, langdetect's
+# profiles: ~60 MB) only when they run, which is in a worker: never in the crawler process.
+
+
+def _process_page(*args: Any) -> dict[str, Any]:
+    from crawler import pagework
+
+    return pagework.process_page(*args)
+
+
+def _warm_up() -> None:
+    from crawler import pagework
+
+    pagework.warm_up()
+
+
+def _ping() -> bool:
+    return True
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Spawned workers need nothing from ``__main__``: do not make them re-import it.
+
+    ``multiprocessing`` re-imports the parent's main module in each spawned child. Here that
+    is the ``scrapy`` script or ``scrapyd.runner``, which would load Scrapy and Twisted
+    (~60 MB) into every worker for nothing. The work functions live in
+    :mod:`crawler.pagework`, which the workers import by name.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {key: main.__dict__[key] for key in ("__spec__", "__file__") if key in main.__dict__}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
 
 
 class PageFailed(Exception):
@@ -35,7 +80,10 @@ class ExtractionPool:
     """Runs :func:`crawler.pagework.process_page` in worker processes.
 
     ``workers=0`` means one per core. ``inline=True`` runs in the calling thread:
-    it exists only as the benchmark's naive baseline.
+    it exists only as the benchmark's naive baseline. ``start_method`` is how worker
+    processes are made: ``spawn`` (default) gives lean workers that hold only the
+    extraction libraries, where ``fork`` copies the whole crawler into each one (every
+    worker's RSS then counts the crawler's memory again).
     """
 
     def __init__(
@@ -45,11 +93,15 @@ class ExtractionPool:
         timeout: float = 60.0,
         max_pending: int = 0,
         inline: bool = False,
-        func: Callable[..., dict[str, Any]] = pagework.process_page,
+        start_method: str = "spawn",
+        func: Callable[..., dict[str, Any]] = _process_page,
     ):
+        if start_method not in START_METHODS:
+            raise ValueError(f"start method must be one of {', '.join(START_METHODS)}")
         self.workers = workers or os.cpu_count() or 1
         self.timeout = timeout
         self.inline = inline
+        self.start_method = start_method
         self.func = func  # a module-level (picklable) function; tests pass their own
         self._slots = asyncio.Semaphore(max_pending or 4 * self.workers)
         self._executor: ProcessPoolExecutor | None = None
@@ -59,10 +111,13 @@ class ExtractionPool:
         """Start and warm the workers (imports, langdetect profiles) before pages arrive."""
         if self.inline or self._executor is not None:
             return
-        self._executor = ProcessPoolExecutor(self.workers, initializer=pagework.warm_up)
+        context = multiprocessing.get_context(self.start_method)
+        self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_warm_up)
         self._generation += 1
-        for _ in range(self.workers):
-            self._executor.submit(pagework.ping)
+        # Python 3.11 starts every worker on the first submit: hide __main__ around it.
+        with _main_module_hidden() if self.start_method != "fork" else contextlib.nullcontext():
+            for _ in range(self.workers):
+                self._executor.submit(_ping)
 
     async def run(self, *args: Any) -> dict[str, Any]:
         """Process one page; raises :class:`PageFailed` for this page only."""

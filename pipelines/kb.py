@@ -92,7 +92,11 @@ class KnowledgeBasePipeline:
         self.unavailable: KBUnavailable | None = None
         self.outstanding: dict[str, int] = {}  # page url -> documents not yet accepted
         self.failed_pages: set[str] = set()
+        # page url -> what sync state needs, until all its parts are in batches (which carry it)
         self.pages_info: dict[str, dict[str, Any]] = {}
+        self.unbatched: dict[str, int] = {}  # page url -> parts not yet in a batch
+        self.saving: dict[Path, asyncio.Future[None]] = {}  # batches being written
+        self.taken: set[Path] = set()  # batches a sender holds (their documents stay)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -122,15 +126,12 @@ class KnowledgeBasePipeline:
         self.client = ImportClient(
             self.api_url, self.token, model, on_event=self.stats.inc_value, **self.client_options
         )
-        pending = self.outbox.load_pending()
+        pending = self.outbox.pending_paths()
         if pending:
-            logger.info(
-                "Sending %d batch(es) (%d documents) left pending by earlier runs",
-                len(pending), sum(len(b.documents) for b in pending),
-            )  # fmt: skip
+            logger.info("Sending %d batch(es) left pending by earlier runs", len(pending))
             self.stats.set_value("kb/pending_from_earlier_runs", len(pending))
-        for batch in pending:
-            self.queue.put_nowait(batch)
+        for path in pending:  # read one at a time when its turn comes
+            self.queue.put_nowait(PendingBatch(path, None, on_disk=True))
         self.tasks = [asyncio.ensure_future(self._sender()) for _ in range(self.senders)]
         self.ticker = asyncio.ensure_future(self._tick())
 
@@ -146,6 +147,7 @@ class KnowledgeBasePipeline:
             self.stats.inc_value("kb/documents_written", len(parts))
             return item
         self.outstanding[item.url] = self.outstanding.get(item.url, 0) + len(parts)
+        self.unbatched[item.url] = self.unbatched.get(item.url, 0) + len(parts)
         self.pages_info[item.url] = {
             "fingerprint": item.fingerprint or item.content_hash,
             "links": item.links,
@@ -183,16 +185,37 @@ class KnowledgeBasePipeline:
 
     # -- batching --------------------------------------------------------------------------
     def _enqueue(self, documents: list[dict[str, Any]]) -> None:
-        """Hand a closed batch to the senders, which write it to ``pending/`` before sending."""
+        """Write a closed batch to ``pending/`` (in a thread) and queue it for the senders.
+
+        Once written, a batch still waiting for its turn drops its documents from memory:
+        when the crawl outpaces the API's rate limit the backlog grows on disk, not in RAM.
+        """
         assert self.outbox is not None
         pages: dict[str, dict[str, Any]] = {}
         for doc in documents:
             url = doc["metadata"]["source_url"]
             info = pages.setdefault(url, dict(self.pages_info.get(url, {}), in_batch=0))
             info["in_batch"] += 1
+            left = self.unbatched.get(url, 0) - 1
+            if left > 0:
+                self.unbatched[url] = left
+            else:  # every part is in a batch now, which carries the page's info
+                self.unbatched.pop(url, None)
+                self.pages_info.pop(url, None)
         batch = self.outbox.new_batch(documents, pages)
         self.stats.inc_value("kb/batches_created")
+        self.saving[batch.path] = asyncio.ensure_future(self._save_early(batch))
         self.queue.put_nowait(batch)
+
+    async def _save_early(self, batch: PendingBatch) -> None:
+        assert self.outbox is not None
+        try:
+            await asyncio.to_thread(self.outbox.save, batch)
+        except OSError as exc:  # kept in memory; the sender tries again before sending
+            logger.error("Could not write pending batch %s: %s", batch.path, exc)
+            return
+        if batch.path not in self.taken:
+            batch.release()
 
     async def _tick(self) -> None:
         """Send a partly filled batch after KB_FLUSH_SECONDS of quiet."""
@@ -208,18 +231,32 @@ class KnowledgeBasePipeline:
             batch = await self.queue.get()
             if batch is None:
                 return
+            self.taken.add(batch.path)
             try:
+                saving = self.saving.pop(batch.path, None)
+                if saving is not None:
+                    await saving
                 if not batch.on_disk:
                     # On disk before it is sent; the JSON and the fsync stay off the reactor.
                     await asyncio.to_thread(self.outbox.save, batch)  # type: ignore[union-attr]
+                if self.fatal is not None or self.unavailable is not None:
+                    continue  # stays pending for the next run
+                if batch.documents is None:  # waited on disk: read it back, off the reactor
+                    loaded = await asyncio.to_thread(self.outbox.load, batch.path)  # type: ignore[union-attr]
+                    if loaded is None:
+                        continue
+                    batch = loaded
                 await self._deliver(batch)
             except Exception:  # a bug must not lose the batch: it stays pending on disk
                 logger.exception("Unexpected error delivering %s; it stays pending", batch.path)
+            finally:
+                self.taken.discard(batch.path)
 
     async def _deliver(self, batch: PendingBatch) -> None:
         assert self.client is not None and self.outbox is not None
         if self.fatal is not None or self.unavailable is not None:
             return  # stays pending for the next run
+        assert batch.documents is not None
         try:
             result = await self.client.send(batch.documents)
         except KBFatal as exc:

@@ -47,13 +47,23 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 @dataclass
 class PendingBatch:
-    """A batch on disk: its documents and, per page, what sync state needs on success."""
+    """A batch on disk: its documents and, per page, what sync state needs on success.
+
+    ``documents is None`` means the batch is only on disk (:meth:`Outbox.load` reads it):
+    batches waiting for the rate limit do not hold their documents in memory.
+    """
 
     path: Path
-    documents: list[dict[str, Any]]
+    documents: list[dict[str, Any]] | None
     pages: dict[str, dict[str, Any]] = field(default_factory=dict)
     attempts: int = 0  # sends whose outcome was failure or unknown, across runs
     on_disk: bool = False
+
+    def release(self) -> None:
+        """Drop the documents from memory; only once the file holds them."""
+        if self.on_disk:
+            self.documents = None
+            self.pages = {}
 
 
 class Outbox:
@@ -92,22 +102,32 @@ class Outbox:
         write_atomic(batch.path, json.dumps(payload, ensure_ascii=False).encode())
         batch.on_disk = True
 
-    def load_pending(self) -> list[PendingBatch]:
-        """Batches left by earlier runs, oldest first; unreadable files are set aside."""
+    def pending_paths(self) -> list[Path]:
+        """Files of the batches waiting to be sent, oldest first."""
         if not self.pending_dir.is_dir():
             return []
-        batches = []
-        for path in sorted(self.pending_dir.glob("*.json")):
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                docs = data["documents"]
-            except (OSError, ValueError, KeyError, TypeError):
-                logger.error("Unreadable outbox file set aside: %s", path)
-                path.rename(path.with_suffix(".corrupt"))
-                continue
+        return sorted(self.pending_dir.glob("*.json"))
+
+    def load(self, path: Path) -> PendingBatch | None:
+        """Read one pending batch; an unreadable file is set aside (``.corrupt``), not lost."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            docs = data["documents"]
+            if not isinstance(docs, list):
+                raise TypeError("documents is not a list")
             attempts = int(data.get("attempts", 0))
-            batches.append(PendingBatch(path, docs, data.get("pages") or {}, attempts, True))
-        return batches
+        except FileNotFoundError:
+            return None  # already sent and removed
+        except (OSError, ValueError, KeyError, TypeError):
+            logger.error("Unreadable outbox file set aside: %s", path)
+            with contextlib.suppress(OSError):
+                path.rename(path.with_suffix(".corrupt"))
+            return None
+        return PendingBatch(path, docs, data.get("pages") or {}, attempts, True)
+
+    def load_pending(self) -> list[PendingBatch]:
+        """Batches left by earlier runs, oldest first, read into memory."""
+        return [batch for path in self.pending_paths() if (batch := self.load(path))]
 
     def done(self, batch: PendingBatch) -> None:
         """The API accepted the batch (or what was left of it was quarantined)."""
@@ -115,10 +135,10 @@ class Outbox:
             batch.path.unlink()
 
     def pending_count(self) -> int:
-        return len(list(self.pending_dir.glob("*.json"))) if self.pending_dir.is_dir() else 0
+        return len(self.pending_paths())
 
     def pending_documents(self) -> int:
-        return sum(len(b.documents) for b in self.load_pending())
+        return sum(len(b.documents or ()) for b in self.load_pending())
 
     # -- quarantine ----------------------------------------------------------------------
     def reject(self, document: dict[str, Any], code: str, message: str) -> None:

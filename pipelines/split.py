@@ -323,10 +323,26 @@ class _Splitter:
         for index, block in enumerate(self.blocks):
             if not self.fits(block.start, block.end):
                 self.oversized.add(index)
-        self.level_of = self._cut_levels()
-        self.cuts: list[list[int]] = [[] for _ in range(_HARD)]
-        for pos, level in sorted(self.level_of.items()):
-            self.cuts[level].append(pos)
+        # Line, sentence and word boundaries are many (one per word) and rarely needed:
+        # paragraphs usually fit. They are found the first time a cut must go finer.
+        self.level_of = self._cut_levels(fine=False)
+        self._fine = False
+        self._cuts = self._by_level(self.level_of)
+
+    @staticmethod
+    def _by_level(level_of: dict[int, int]) -> list[list[int]]:
+        cuts: list[list[int]] = [[] for _ in range(_HARD)]
+        for pos, level in sorted(level_of.items()):
+            cuts[level].append(pos)
+        return cuts
+
+    def cuts(self, level: int) -> list[int]:
+        """Sorted cut positions of ``level`` (finer levels are computed on first use)."""
+        if level > _PARA and not self._fine:
+            self._fine = True
+            self.level_of = self._cut_levels(fine=True)
+            self._cuts = self._by_level(self.level_of)
+        return self._cuts[level]
 
     # --- context -----------------------------------------------------------------------------
 
@@ -423,8 +439,12 @@ class _Splitter:
 
     # --- cut points --------------------------------------------------------------------------
 
-    def _cut_levels(self) -> dict[int, int]:
-        """Allowed cut positions and their best level; none inside a table or code that fits."""
+    def _cut_levels(self, *, fine: bool) -> dict[int, int]:
+        """Allowed cut positions and their best level; none inside a table or code that fits.
+
+        Without ``fine`` only headings and paragraph boundaries: the levels up to
+        ``_PARA`` are the same either way, finer levels never displace a coarser one.
+        """
         best: dict[int, int] = {}
 
         def allow(pos: int, level: int) -> None:
@@ -436,12 +456,10 @@ class _Splitter:
         for block in self.blocks:
             allow(block.start, _PARA)
             allow(block.end, _PARA)
-        for level, pattern in (
-            (_PARA, _PARA_RE),
-            (_LINE, _LINE_RE),
-            (_SENTENCE, _SENTENCE_RE),
-            (_SPACE, _SPACE_RE),
-        ):
+        patterns = [(_PARA, _PARA_RE)]
+        if fine:
+            patterns += [(_LINE, _LINE_RE), (_SENTENCE, _SENTENCE_RE), (_SPACE, _SPACE_RE)]
+        for level, pattern in patterns:
             for match in pattern.finditer(self.text):
                 pos = match.end()
                 index = self._block_index_at(pos)
@@ -478,14 +496,14 @@ class _Splitter:
             return cut
         level = self.level_of.get(cut, _HARD)
         floor = lo
-        for positions in self.cuts[:level]:
+        for positions in map(self.cuts, range(min(level, _HARD))):
             index = bisect_left(positions, cut) - 1
             if index >= 0 and positions[index] > floor:
                 floor = positions[index]
         if level >= _HARD:
             candidates: Sequence[int] = range(floor + 1, cut)
         else:
-            same = self.cuts[level]
+            same = self.cuts(level)
             candidates = same[bisect_right(same, floor) : bisect_left(same, cut)]
         best, best_smaller = cut, right
         for pos in chain((floor,) if floor > lo else (), candidates):
@@ -521,7 +539,7 @@ class _Splitter:
             return [(start, hi)]
         if level >= _HARD:
             return self._hard_cut(start, hi)
-        positions = self.cuts[level]
+        positions = self.cuts(level)
         cuts = positions[bisect_right(positions, lo) : bisect_left(positions, hi)]
         if not cuts:
             return self._pack(lo, hi, level + 1, start)

@@ -90,6 +90,8 @@ KB_EXTRACT_WORKERS = 0  # 0 = one per core
 KB_EXTRACT_TIMEOUT = 60.0  # seconds for one page before the worker is recycled
 KB_EXTRACT_MAX_PENDING = 0  # pages waiting for the pool; 0 = 4 x workers
 KB_EXTRACT_INLINE = False  # benchmark baseline only: extract in the reactor thread
+# spawn: lean workers holding only the extraction libraries; fork: copies of the crawler
+KB_EXTRACT_START_METHOD = "spawn"
 KB_LANG_SAMPLE_CHARS = 3_000
 
 # Batching and delivery.

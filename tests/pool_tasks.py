@@ -12,7 +12,12 @@ def echo(value: str) -> dict[str, Any]:
 
 
 def behave(value: str) -> dict[str, Any]:
-    """'hang' sleeps past any timeout, 'crash' kills the worker, 'boom' raises."""
+    """'hang' sleeps past any timeout, 'crash' kills the worker, 'boom' raises,
+    'gate:PATH' waits until PATH exists (so a test decides when pages finish)."""
+    if value.startswith("gate:"):
+        deadline = time.monotonic() + 30
+        while not os.path.exists(value[5:]) and time.monotonic() < deadline:
+            time.sleep(0.01)
     if value == "hang":
         time.sleep(60)
     if value == "crash":

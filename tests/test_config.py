@@ -73,6 +73,11 @@ def test_scrapy_list_shows_site_files(tmp_path: Path) -> None:
         (["crawl", "site"], "the 'site' spider needs a site file"),
         (["crawl", "site", "-a", "config=/nonexistent.yaml"], "cannot read site file"),
         (["crawl", "nosuchsite"], "no site named 'nosuchsite'"),
+        (
+            ["crawl", "books", "-s", "KB_EXTRACT_START_METHOD=threads"],
+            "kbcrawler: bad setting: KB_EXTRACT_START_METHOD is 'threads'; "
+            "use one of: spawn, forkserver, fork",
+        ),
     ],
 )
 def test_crawl_refuses_bad_input_with_one_line(

@@ -33,6 +33,21 @@ def test_corrupt_pending_file_is_set_aside(tmp_path: Path) -> None:
     assert (outbox.pending_dir / "zzz.corrupt").exists()
 
 
+def test_a_released_batch_is_read_back_whole(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path, "site")
+    batch = outbox.new_batch([DOC, DOC], {"https://e.com/": {"parts": 2, "in_batch": 2}})
+    batch.release()
+    assert batch.documents is not None  # not on disk yet: kept
+    outbox.save(batch)
+    batch.release()
+    assert batch.documents is None and batch.pages == {}
+    back = outbox.load(batch.path)
+    assert back is not None and back.documents == [DOC, DOC]
+    assert back.pages == {"https://e.com/": {"parts": 2, "in_batch": 2}}
+    outbox.done(back)
+    assert outbox.load(batch.path) is None  # sent meanwhile: nothing to read, no error
+
+
 def test_rejected_documents_keep_the_reason(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path, "site")
     outbox.reject(DOC, "INVALID_REQUEST", "documents[0] contains invalid characters")

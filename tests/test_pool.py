@@ -49,19 +49,24 @@ def test_a_bad_page_fails_alone(value: str, reason: str) -> None:
     assert [r["value"] for r in after] == ["ok0", "ok1", "ok2", "ok3"]
 
 
-def test_back_pressure_bounds_pages_waiting() -> None:
-    async def main() -> int:
+def test_back_pressure_bounds_pages_waiting(tmp_path) -> None:
+    gate = tmp_path / "gate"
+
+    async def main() -> tuple[int, int, list[dict]]:
         pool = ExtractionPool(1, max_pending=2, func=behave)
         try:
-            tasks = [asyncio.ensure_future(pool.run(str(i))) for i in range(6)]
-            await asyncio.sleep(0.05)
-            waiting = pool._slots._value
-            await asyncio.gather(*tasks)
-            return waiting
+            tasks = [asyncio.ensure_future(pool.run(f"gate:{gate}")) for _ in range(6)]
+            await asyncio.sleep(0.05)  # every task has run up to the semaphore
+            # No page can finish before the gate opens, so this is the steady state.
+            free, waiting = pool._slots._value, len(pool._slots._waiters or ())
+            gate.touch()
+            return free, waiting, await asyncio.gather(*tasks)
         finally:
             pool.close()
 
-    assert _run(main()) == 0  # all slots taken: the other pages wait outside the pool
+    free, waiting, results = _run(main())
+    assert (free, waiting) == (0, 4)  # two pages in the pool, the other four wait outside
+    assert len(results) == 6
 
 
 def test_inline_mode_runs_in_this_process() -> None:

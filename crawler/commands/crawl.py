@@ -6,6 +6,7 @@ non-zero status when the knowledge base refused us or the run is not trustworthy
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -14,11 +15,13 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError, load_packaged_site, load_site_file, packaged_site_files
+from crawler.pool import START_METHODS
 
 if TYPE_CHECKING:
     import argparse
 
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -61,6 +64,15 @@ def check_site(spider_name: str, spargs: dict[str, str]) -> None:
         load_packaged_site(spider_name)
 
 
+def check_settings(settings: BaseSettings) -> None:
+    """Settings the crawl cannot start without; raises :class:`ConfigError`."""
+    method = settings.get("KB_EXTRACT_START_METHOD")
+    if method not in START_METHODS:
+        raise ConfigError(
+            f"KB_EXTRACT_START_METHOD is {method!r}; use one of: {', '.join(START_METHODS)}"
+        )
+
+
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -68,13 +80,17 @@ class Command(ScrapyCrawlCommand):
         self.run_site(args[0], opts.spargs)
 
     def run_site(self, name: str, spargs: dict[str, str]) -> None:
+        what = "bad site file"
         try:
             check_site(name, spargs)
+            what = "bad setting"
+            if self.settings is not None:
+                check_settings(self.settings)
         except ConfigError as exc:
-            print(f"kbcrawler: bad site file: {exc}", file=sys.stderr)
+            print(f"kbcrawler: {what}: {exc}", file=sys.stderr)
             self.exitcode = EXIT_CONFIG
             if self.settings and self.settings.get("LOG_FILE"):  # scrapyd: say it in the job log
-                logging.getLogger(__name__).error("kbcrawler: bad site file: %s", exc)
+                logging.getLogger(__name__).error("kbcrawler: %s: %s", what, exc)
             return
         assert self.crawler_process
         if name not in self.crawler_process.spider_loader.list():
@@ -87,6 +103,9 @@ class Command(ScrapyCrawlCommand):
             return
         crawler: Crawler = self._create_crawler(name)
         self.crawler_process.crawl(crawler, **spargs)
+        # Everything loaded so far lives for the whole crawl: keep the cyclic garbage
+        # collector off it (it rescanned Scrapy's modules and objects on every full pass).
+        gc.freeze()
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1

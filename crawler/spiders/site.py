@@ -20,8 +20,9 @@ from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 
 from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_site_file
-from crawler.extract import ExtractOptions
 from crawler.items import PageItem, build_document
+from crawler.named_request import NamedCallbackRequest
+from crawler.options import ExtractOptions
 from crawler.pool import ExtractionPool, PageFailed
 from crawler.urls import host_allowed, host_of, normalize_url, url_in_rules
 
@@ -101,6 +102,7 @@ class SiteSpider(Spider):
             timeout=s.getfloat("KB_EXTRACT_TIMEOUT"),
             max_pending=s.getint("KB_EXTRACT_MAX_PENDING"),
             inline=s.getbool("KB_EXTRACT_INLINE"),
+            start_method=s.get("KB_EXTRACT_START_METHOD"),
         )
         spider.max_sitemap_bytes = s.getint("DOWNLOAD_MAXSIZE")
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
@@ -118,7 +120,7 @@ class SiteSpider(Spider):
         )
 
     def page_request(self, url: str, depth: int, lastmod: str | None = None) -> Request:
-        return Request(
+        return NamedCallbackRequest(
             url,
             callback=self.parse_page,
             errback=self.page_failed,
@@ -126,7 +128,7 @@ class SiteSpider(Spider):
         )
 
     def sitemap_request(self, url: str, level: int = 0) -> Request:
-        return Request(
+        return NamedCallbackRequest(
             url,
             callback=self.parse_sitemap,
             errback=self.sitemap_failed,

@@ -43,7 +43,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -514,6 +514,25 @@ def _median_run(trials: list[dict[str, Any]]) -> dict[str, Any]:
     return run
 
 
+NOISY = 0.10  # a trial during which other processes used more of the machine is re-run
+
+
+def _quiet_trial(measure: Callable[[], dict[str, Any]], retries: int) -> dict[str, Any]:
+    """Run ``measure`` again (up to ``retries`` times) while other work skewed it."""
+    tried = []
+    for _ in range(retries + 1):
+        run = measure()
+        run.pop("sampler", None)
+        run.pop("api_log", None)
+        tried.append(run)
+        if run["other_load"] <= NOISY:
+            return run
+        log(f"{run['label']}: other load {run['other_load']:.0%} during the run; measuring again")
+    best = min(tried, key=lambda r: r["other_load"])
+    best["noisy"] = True
+    return best
+
+
 def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     pages = args.pages
     trials: dict[str, list[dict[str, Any]]] = {"bound": [], "ours": [], "naive": []}
@@ -523,31 +542,27 @@ def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     ):
         site_file = write_site_file(workdir / "perf.yaml", "perf", sitemap, pages)
         runs: dict[str, Any] = {"server": measure_server(server, pages)}
-        for _ in range(args.repeat):  # interleaved, so a noisy minute hits all alike
-            trials["bound"].append(measure_bound(docroot, server.url, pages))
-            trials["ours"].append(
-                run_crawl("ours", site_file, server, api, workdir, expected_pages=pages)
-            )
-            if not args.skip_naive:
-                trials["naive"].append(
-                    run_crawl(
-                        "naive",
-                        site_file,
-                        server,
-                        api,
-                        workdir,
-                        settings={"KB_EXTRACT_INLINE": "True"},
-                        expected_pages=pages,
-                    )
-                )
-            for run in (*trials["ours"], *trials["naive"]):
-                run.pop("sampler", None)
-                run.pop("api_log", None)
+        measures: dict[str, Callable[[], dict[str, Any]]] = {
+            "bound": lambda: measure_bound(docroot, server.url, pages),
+            "ours": lambda: run_crawl(
+                "ours", site_file, server, api, workdir, expected_pages=pages
+            ),
+        }
+        if not args.skip_naive:
+            measures["naive"] = lambda: run_crawl(
+                "naive", site_file, server, api, workdir,
+                settings={"KB_EXTRACT_INLINE": "True"}, expected_pages=pages,
+            )  # fmt: skip
+        for _ in range(args.repeat):  # interleaved, so a slow minute hits all alike
+            for name, measure in measures.items():
+                trials[name].append(_quiet_trial(measure, args.retries))
         for name, values in trials.items():
             if values:
                 runs[name] = _median_run(values)
         if not args.skip_cli:
-            runs["trafilatura_cli"] = measure_trafilatura_cli(server, workdir, pages)
+            runs["trafilatura_cli"] = _quiet_trial(
+                lambda: measure_trafilatura_cli(server, workdir, pages), args.retries
+            )
     for run in runs.values():
         if run.get("cpu_s") is not None and run.get("pages"):
             run["cpu_ms_per_page"] = round(1000 * run["cpu_s"] / run["pages"], 1)
@@ -719,7 +734,8 @@ def table(results: dict[str, Any]) -> str:
         lines += [head, "-" * len(head)]
         for name, run in tp["runs"].items():
             lines.append(
-                f"{name:<17}{_fmt(run.get('pages')):>7}{_fmt(run.get('documents')):>7}"
+                f"{name + ('*' if run.get('noisy') else ''):<17}{_fmt(run.get('pages')):>7}"
+                f"{_fmt(run.get('documents')):>7}"
                 f"{_fmt(run.get('wall_s'), '.1f'):>8}{_fmt(run.get('pages_per_s'), '.1f'):>9}"
                 f"{_fmt(run.get('docs_per_s'), '.1f'):>8}{_fmt(run.get('peak_rss_mb'), '.0f'):>8}"
                 f"{_fmt(run.get('peak_pss_mb'), '.0f'):>8}"
@@ -728,6 +744,8 @@ def table(results: dict[str, Any]) -> str:
             )
             if run.get("main_cpu_ms_per_page") is not None:
                 lines[-1] += f"  (reactor {run['main_cpu_ms_per_page']} ms/p)"
+        if any(run.get("noisy") for run in tp["runs"].values()):
+            lines.append(f"* other processes used over {NOISY:.0%} of the machine in every try")
         lines.append("")
         for key, value in tp["ratios"].items():
             target = tp["targets"].get(key)
@@ -819,6 +837,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="throughput, memory and api modes")
     parser.add_argument("--server", choices=("nginx", "python"), default="nginx")
     parser.add_argument("--repeat", type=int, default=1, help="bound/ours/naive trials (median)")
+    parser.add_argument(
+        "--retries", type=int, default=2, help="re-runs of a trial skewed by other load"
+    )
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--skip-cli", action="store_true")
     parser.add_argument(
