@@ -14,9 +14,10 @@ def _run(coro):
     return asyncio.run(coro)
 
 
-def test_pages_run_in_worker_processes() -> None:
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver", "fork"])
+def test_pages_run_in_worker_processes(start_method: str) -> None:
     async def main() -> list[dict]:
-        pool = ExtractionPool(2, func=behave)
+        pool = ExtractionPool(2, func=behave, start_method=start_method)
         try:
             return await asyncio.gather(*(pool.run(str(i)) for i in range(8)))
         finally:
@@ -76,3 +77,22 @@ def test_inline_mode_runs_in_this_process() -> None:
         return await ExtractionPool(1, inline=True, func=behave).run("x")
 
     assert _run(main())["pid"] == os.getpid()
+
+
+def test_crawler_process_does_not_load_the_extraction_libraries() -> None:
+    """Only the workers need trafilatura and langdetect's profiles (~60 MB)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, settings, crawler.spiders.site, crawler.commands.crawl, "
+        "crawler.middlewares, pipelines.kb, pipelines.sync\n"
+        "from crawler.pool import ExtractionPool\n"
+        "ExtractionPool(1)\n"
+        "print(sorted(m for m in ('trafilatura', 'langdetect', 'crawler.extract') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
