@@ -45,8 +45,9 @@ def warm_up() -> None:
     if WORKER_NICENESS and hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(WORKER_NICENESS)
-    # Objects inherited from the forked crawler are never garbage here: keep the
-    # collector off them, so it neither scans them nor un-shares their pages.
+    # What is loaded by now (libraries, langdetect's profiles; with fork, the crawler's
+    # objects too) lives as long as the worker: keep the collector from rescanning it
+    # (and, with fork, from un-sharing the parent's pages).
     gc.freeze()
 
 

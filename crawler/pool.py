@@ -25,6 +25,13 @@ logger = logging.getLogger(__name__)
 START_METHODS = ("spawn", "forkserver", "fork")
 
 
+def check_start_method(method: str) -> None:
+    """Raise ValueError, saying the choices, for a start method multiprocessing lacks."""
+    if method not in START_METHODS:
+        choices = ", ".join(START_METHODS)
+        raise ValueError(f"KB_EXTRACT_START_METHOD is {method!r}; use one of: {choices}")
+
+
 # The workers' entry points. They import crawler.pagework (trafilatura, langdetect's
 # profiles: ~60 MB) only when they run, which is in a worker: never in the crawler process.
 
@@ -96,8 +103,7 @@ class ExtractionPool:
         start_method: str = "spawn",
         func: Callable[..., dict[str, Any]] = _process_page,
     ):
-        if start_method not in START_METHODS:
-            raise ValueError(f"start method must be one of {', '.join(START_METHODS)}")
+        check_start_method(start_method)
         self.workers = workers or os.cpu_count() or 1
         self.timeout = timeout
         self.inline = inline
@@ -114,8 +120,9 @@ class ExtractionPool:
         context = multiprocessing.get_context(self.start_method)
         self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_warm_up)
         self._generation += 1
-        # Python 3.11 starts every worker on the first submit: hide __main__ around it.
-        with _main_module_hidden() if self.start_method != "fork" else contextlib.nullcontext():
+        # Python 3.11 starts every worker on the first submit: hide __main__ around it
+        # (a forked worker never re-imports it, so hiding it costs fork nothing).
+        with _main_module_hidden():
             for _ in range(self.workers):
                 self._executor.submit(_ping)
 

@@ -95,8 +95,8 @@ class KnowledgeBasePipeline:
         # page url -> what sync state needs, until all its parts are in batches (which carry it)
         self.pages_info: dict[str, dict[str, Any]] = {}
         self.unbatched: dict[str, int] = {}  # page url -> parts not yet in a batch
-        self.saving: dict[Path, asyncio.Future[None]] = {}  # batches being written
-        self.taken: set[Path] = set()  # batches a sender holds (their documents stay)
+        # batches written early and not yet taken by a sender (a sender pops its batch here)
+        self.saving: dict[Path, asyncio.Future[None]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -214,7 +214,7 @@ class KnowledgeBasePipeline:
         except OSError as exc:  # kept in memory; the sender tries again before sending
             logger.error("Could not write pending batch %s: %s", batch.path, exc)
             return
-        if batch.path not in self.taken:
+        if batch.path in self.saving:  # still waiting for a sender: keep it on disk only
             batch.release()
 
     async def _tick(self) -> None:
@@ -231,9 +231,8 @@ class KnowledgeBasePipeline:
             batch = await self.queue.get()
             if batch is None:
                 return
-            self.taken.add(batch.path)
+            saving = self.saving.pop(batch.path, None)  # taken: its documents stay now
             try:
-                saving = self.saving.pop(batch.path, None)
                 if saving is not None:
                     await saving
                 if not batch.on_disk:
@@ -249,8 +248,6 @@ class KnowledgeBasePipeline:
                 await self._deliver(batch)
             except Exception:  # a bug must not lose the batch: it stays pending on disk
                 logger.exception("Unexpected error delivering %s; it stays pending", batch.path)
-            finally:
-                self.taken.discard(batch.path)
 
     async def _deliver(self, batch: PendingBatch) -> None:
         assert self.client is not None and self.outbox is not None

@@ -137,9 +137,6 @@ class Outbox:
     def pending_count(self) -> int:
         return len(self.pending_paths())
 
-    def pending_documents(self) -> int:
-        return sum(len(b.documents or ()) for b in self.load_pending())
-
     # -- quarantine ----------------------------------------------------------------------
     def reject(self, document: dict[str, Any], code: str, message: str) -> None:
         self.rejected_dir.mkdir(parents=True, exist_ok=True)

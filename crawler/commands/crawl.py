@@ -15,7 +15,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError, load_packaged_site, load_site_file, packaged_site_files
-from crawler.pool import START_METHODS
+from crawler.pool import check_start_method
 
 if TYPE_CHECKING:
     import argparse
@@ -66,11 +66,10 @@ def check_site(spider_name: str, spargs: dict[str, str]) -> None:
 
 def check_settings(settings: BaseSettings) -> None:
     """Settings the crawl cannot start without; raises :class:`ConfigError`."""
-    method = settings.get("KB_EXTRACT_START_METHOD")
-    if method not in START_METHODS:
-        raise ConfigError(
-            f"KB_EXTRACT_START_METHOD is {method!r}; use one of: {', '.join(START_METHODS)}"
-        )
+    try:
+        check_start_method(settings.get("KB_EXTRACT_START_METHOD"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class Command(ScrapyCrawlCommand):

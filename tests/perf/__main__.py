@@ -618,6 +618,12 @@ def memory(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return result
 
 
+def _per_min(requests: list[dict[str, Any]]) -> float | None:
+    """Requests per minute between the first and the last of ``requests`` (time-ordered)."""
+    span = requests[-1]["monotonic"] - requests[0]["monotonic"] if len(requests) >= 2 else 0
+    return round((len(requests) - 1) / span * 60, 1) if span > 0 else None
+
+
 def api_rate(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """The API is the bottleneck: does the crawl keep it full without a single 429?
 
@@ -646,10 +652,7 @@ def api_rate(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     requests = sorted(run.pop("api_log"), key=lambda r: r["monotonic"])
     ok = [r for r in requests if r["status"] == 200]
     full = [r for r in ok if r["documents"] >= 100]
-    rate = None
-    if len(full) >= 2:
-        span = full[-1]["monotonic"] - full[0]["monotonic"]
-        rate = round((len(full) - 1) / span * 60, 1) if span > 0 else None
+    rate = _per_min(full)
     # While pages are still crawled the reactor also extracts, splits and batches; after
     # the last page every document is waiting, so only the sender limits the rate.
     crawl_end = run["t0_monotonic"] + (run.get("last_page_served_t") or 0)
@@ -658,11 +661,7 @@ def api_rate(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         ("while_crawling", [r for r in full if r["monotonic"] <= crawl_end]),
         ("after_crawl", [r for r in full if r["monotonic"] > crawl_end]),
     ):
-        span = sel[-1]["monotonic"] - sel[0]["monotonic"] if len(sel) >= 2 else 0
-        phases[name] = {
-            "requests": len(sel),
-            "per_min": round((len(sel) - 1) / span * 60, 1) if span > 0 else None,
-        }
+        phases[name] = {"requests": len(sel), "per_min": _per_min(sel)}
     stamps = [r["monotonic"] for r in requests]
     gaps = sorted(b - a for a, b in itertools.pairwise(stamps))
     busiest = 0
