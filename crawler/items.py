@@ -22,6 +22,10 @@ class PageItem:
     last_modified: str | None = None
     links: list[str] = field(default_factory=list)  # followed links, replayed when unchanged
     fingerprint: str = ""  # content hash + document settings signature (set by SyncPipeline)
+    # An oversized page's parts, split by the extraction worker at ``parts_limit`` characters
+    # and without metadata (pipelines.split.split_page); None when not split there.
+    parts: list[dict[str, Any]] | None = None
+    parts_limit: int = 0
 
 
 def build_document(

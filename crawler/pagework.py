@@ -19,6 +19,7 @@ from lxml import etree
 
 from crawler.extract import ExtractOptions, extract_page
 from crawler.urls import normalize_url
+from pipelines.split import split_page
 
 # Workers yield the CPU to the reactor process: it feeds them and paces the API sends,
 # and queued behind them for a core it fell behind (the API channel ran 13 % under its
@@ -88,10 +89,19 @@ def process_page(
     options: ExtractOptions,
     site_name: str,
     links_limit: int,
+    split: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Extract one page; ``links_limit=0`` skips link extraction (not following)."""
+    """Extract one page; ``links_limit=0`` skips link extraction (not following).
+
+    ``split`` is (document URL, max characters): an oversized page's ``parts`` are made here
+    (see :func:`pipelines.split.split_page`), not in the reactor's item pipeline.
+    """
     page = extract_page(html, url, options, site_name=site_name)
     result = page.to_dict()
+    if split is not None and not page.skip_reason:
+        doc_url, max_chars = split
+        result["parts"] = split_page(page.title, page.content, doc_url, max_chars, page.anchors)
+        result["parts_limit"] = max_chars
     links: list[str] = []
     dropped = 0
     if links_limit and not page.nofollow and page.skip_reason != "not_html":

@@ -8,21 +8,35 @@ passes the time in, so the flush rule is tested without clocks or sleeps.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-__all__ = ["API_MAX_DOCUMENTS", "SEPARATOR_BYTES", "Batcher", "bisect", "document_size"]
+__all__ = [
+    "API_MAX_DOCUMENTS",
+    "SEPARATOR_BYTES",
+    "Batcher",
+    "bisect",
+    "document_size",
+    "encode_document",
+]
 
 API_MAX_DOCUMENTS = 100  # the import API's hard limit per request
-SEPARATOR_BYTES = 2  # the ", " between documents in the posted JSON array
+SEPARATOR_BYTES = 1  # the "," between documents in the posted JSON array
+
+T = TypeVar("T")
+
+
+def encode_document(doc: dict[str, Any]) -> bytes:
+    """A document exactly as the request body carries it: compact UTF-8 JSON.
+
+    Encoded once per document: the same bytes give its size here, go into its outbox file
+    and into the POST (JSON encoding was a tenth of the reactor's time when done three times).
+    """
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def document_size(doc: dict[str, Any]) -> int:
-    """Bytes a document adds to the request body, serialized as UTF-8 JSON with its separator.
-
-    The sender must serialize with ``ensure_ascii=False`` too, or non-ASCII text (``\\uXXXX``)
-    takes up to twice the bytes counted here.
-    """
-    return len(json.dumps(doc, ensure_ascii=False).encode("utf-8")) + SEPARATOR_BYTES
+    """Bytes a document adds to the request body (:func:`encode_document`) with its separator."""
+    return len(encode_document(doc)) + SEPARATOR_BYTES
 
 
 def bisect(docs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -31,13 +45,16 @@ def bisect(docs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[
     return docs[:middle], docs[middle:]
 
 
-class Batcher:
+class Batcher(Generic[T]):
     """Buffer documents in arrival order and hand out batches when full, on time, or at the end.
 
     A batch is handed out as soon as no further document could join it (``max_docs`` reached)
     or when the next document would overflow it; a document bigger than ``max_bytes`` on its
     own goes alone, so the API can answer for it (``DOCUMENT_TOO_LARGE``) without holding up
     others.
+
+    An entry is a document, or anything the caller pairs it with (its encoded bytes) when it
+    passes the entry's ``size`` itself.
     """
 
     def __init__(
@@ -55,7 +72,7 @@ class Batcher:
         self.max_docs = max_docs
         self.max_bytes = max_bytes
         self.flush_seconds = flush_seconds
-        self._docs: list[dict[str, Any]] = []
+        self._docs: list[T] = []
         self._bytes = 0
         self._since: float | None = None  # when the oldest buffered document arrived
 
@@ -71,10 +88,14 @@ class Batcher:
         """When the buffered batch becomes due, so a sender knows how long it may sleep."""
         return None if self._since is None else self._since + self.flush_seconds
 
-    def add(self, doc: dict[str, Any], now: float) -> list[list[dict[str, Any]]]:
-        """Buffer ``doc`` and return the batches that are now complete, oldest first."""
-        size = document_size(doc)
-        ready: list[list[dict[str, Any]]] = []
+    def add(self, doc: T, now: float, size: int | None = None) -> list[list[T]]:
+        """Buffer ``doc`` and return the batches that are now complete, oldest first.
+
+        ``size`` is its :func:`document_size`, computed here when not given.
+        """
+        if size is None:
+            size = document_size(doc)  # type: ignore[arg-type]
+        ready: list[list[T]] = []
         if self._docs and (len(self._docs) >= self.max_docs or self._bytes + size > self.max_bytes):
             ready.append(self._take())
         if size > self.max_bytes:
@@ -88,17 +109,17 @@ class Batcher:
             ready.append(self._take())
         return ready
 
-    def due(self, now: float) -> list[dict[str, Any]] | None:
+    def due(self, now: float) -> list[T] | None:
         """The partial batch if its oldest document has waited ``flush_seconds``, else None."""
         if self._since is None or now - self._since < self.flush_seconds:
             return None
         return self._take()
 
-    def drain(self) -> list[dict[str, Any]] | None:
+    def drain(self) -> list[T] | None:
         """Whatever is buffered (at close), or None when nothing is."""
         return self._take() if self._docs else None
 
-    def _take(self) -> list[dict[str, Any]]:
+    def _take(self) -> list[T]:
         batch = self._docs
         self._docs, self._bytes, self._since = [], 0, None
         return batch

@@ -9,6 +9,7 @@ quarantine, stop) is the pipeline's business.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from pipelines.batch import encode_document
 
 logger = logging.getLogger(__name__)
 
@@ -172,9 +175,19 @@ class ImportClient:
         """Exponential backoff with full jitter."""
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
 
-    async def send(self, documents: list[dict[str, Any]]) -> ImportResult:
-        """Send one batch; retries transient failures, raises :class:`KBError` subclasses."""
-        body = {"chatModelId": self.chat_model_id, "documents": documents}
+    async def send(
+        self, documents: list[dict[str, Any]], encoded: list[bytes] | None = None
+    ) -> ImportResult:
+        """Send one batch; retries transient failures, raises :class:`KBError` subclasses.
+
+        ``encoded`` is each document's JSON when the caller has it already (not encoded again).
+        """
+        if encoded is None or len(encoded) != len(documents):
+            encoded = [encode_document(doc) for doc in documents]
+        body = b'{"chatModelId":%s,"documents":[%s]}' % (
+            json.dumps(self.chat_model_id).encode(),
+            b",".join(encoded),
+        )
         last: KBError | None = None
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -186,7 +199,7 @@ class ImportClient:
                 async with self._slots:
                     await self.limiter.acquire()
                     self.on_event("kb/requests", 1)
-                    response = await self._http.post(self.url, json=body)
+                    response = await self._http.post(self.url, content=body)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 sent = not isinstance(
                     exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import CloseSpider
 
-from pipelines.batch import Batcher
+from pipelines.batch import SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
     ImportClient,
     ImportResult,
@@ -38,7 +38,7 @@ from pipelines.client import (
 )
 from pipelines.outbox import Outbox, PendingBatch, write_atomic
 from pipelines.redact import install_redaction
-from pipelines.split import split_document
+from pipelines.split import split_document, with_metadata
 
 if TYPE_CHECKING:
     from typing import Self
@@ -67,7 +67,7 @@ class KnowledgeBasePipeline:
         self.state_root = s.get("KB_STATE_DIR")
         self.default_model = s.get("KB_CHAT_MODEL_ID")
         self.floor = s.getint("KB_MIN_DOCUMENT_CHARS")
-        self.batcher = Batcher(
+        self.batcher: Batcher[tuple[dict[str, Any], bytes]] = Batcher(
             max_docs=min(100, s.getint("KB_MAX_BATCH_DOCS")),
             max_bytes=s.getint("KB_MAX_BATCH_BYTES"),
             flush_seconds=s.getfloat("KB_FLUSH_SECONDS"),
@@ -136,7 +136,7 @@ class KnowledgeBasePipeline:
         self.ticker = asyncio.ensure_future(self._tick())
 
     def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
-        parts = split_document(item.document, self.max_chars, anchors=item.anchors)
+        parts = self._split(item)
         self.stats.inc_value("kb/pages")
         if len(parts) > 1:
             self.stats.inc_value("kb/pages_split")
@@ -158,9 +158,27 @@ class KnowledgeBasePipeline:
         }
         now = time.monotonic()
         for part in parts:
-            for batch in self.batcher.add(part, now):
+            raw = encode_document(part)
+            for batch in self.batcher.add((part, raw), now, len(raw) + SEPARATOR_BYTES):
                 self._enqueue(batch)
         return item
+
+    def _split(self, item: PageItem) -> list[dict[str, Any]]:
+        """The page's documents; the worker's parts when it split at today's limit."""
+        if item.parts and item.parts_limit == self.max_chars:
+            self.stats.inc_value("kb/pages_split_by_worker")
+            return with_metadata(item.parts, item.document["metadata"])
+        return split_document(item.document, self.max_chars, anchors=item.anchors)
+
+    @property
+    def max_chars(self) -> int:
+        return self._max_chars
+
+    @max_chars.setter
+    def max_chars(self, value: int) -> None:
+        """The split limit; published on the crawler, where the spider reads it for the worker."""
+        self._max_chars = value
+        self.crawler.kb_split_chars = value  # type: ignore[attr-defined]
 
     async def close_spider(self, spider: Spider | None = None) -> None:
         if self.outbox is None:
@@ -168,12 +186,8 @@ class KnowledgeBasePipeline:
         if self.ticker is not None:
             self.ticker.cancel()
         rest = self.batcher.drain()
-        if rest:
-            if self.client is None:
-                assert self.outbox is not None
-                self.outbox.write_documents(rest)
-            else:
-                self._enqueue(rest)
+        if rest:  # only filled when posting (written files do not batch)
+            self._enqueue(rest)
         if self.client is not None:
             for _ in self.tasks:
                 self.queue.put_nowait(None)
@@ -184,13 +198,15 @@ class KnowledgeBasePipeline:
         self._summary()
 
     # -- batching --------------------------------------------------------------------------
-    def _enqueue(self, documents: list[dict[str, Any]]) -> None:
+    def _enqueue(self, entries: list[tuple[dict[str, Any], bytes]]) -> None:
         """Write a closed batch to ``pending/`` (in a thread) and queue it for the senders.
 
-        Once written, a batch still waiting for its turn drops its documents from memory:
-        when the crawl outpaces the API's rate limit the backlog grows on disk, not in RAM.
+        ``entries`` pair each document with its JSON. Once written, a batch still waiting for
+        its turn drops its documents from memory: when the crawl outpaces the API's rate
+        limit the backlog grows on disk, not in RAM.
         """
         assert self.outbox is not None
+        documents = [doc for doc, _ in entries]
         pages: dict[str, dict[str, Any]] = {}
         for doc in documents:
             url = doc["metadata"]["source_url"]
@@ -202,7 +218,7 @@ class KnowledgeBasePipeline:
             else:  # every part is in a batch now, which carries the page's info
                 self.unbatched.pop(url, None)
                 self.pages_info.pop(url, None)
-        batch = self.outbox.new_batch(documents, pages)
+        batch = self.outbox.new_batch(documents, pages, [raw for _, raw in entries])
         self.stats.inc_value("kb/batches_created")
         self.saving[batch.path] = asyncio.ensure_future(self._save_early(batch))
         self.queue.put_nowait(batch)
@@ -255,7 +271,7 @@ class KnowledgeBasePipeline:
             return  # stays pending for the next run
         assert batch.documents is not None
         try:
-            result = await self.client.send(batch.documents)
+            result = await self.client.send(batch.documents, batch.encoded)
         except KBFatal as exc:
             self._fatal(exc)
         except KBUnavailable as exc:
@@ -388,7 +404,9 @@ class KnowledgeBasePipeline:
             await self._deliver(new)
 
     def _chunks(self, docs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        batcher = Batcher(self.batcher.max_docs, self.batcher.max_bytes, 10**9)
+        batcher: Batcher[dict[str, Any]] = Batcher(
+            self.batcher.max_docs, self.batcher.max_bytes, 10**9
+        )
         groups = [g for d in docs for g in batcher.add(d, 0.0)]
         rest = batcher.drain()
         return [*groups, rest] if rest else groups

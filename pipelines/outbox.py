@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.batch import encode_document
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,7 +52,9 @@ class PendingBatch:
     """A batch on disk: its documents and, per page, what sync state needs on success.
 
     ``documents is None`` means the batch is only on disk (:meth:`Outbox.load` reads it):
-    batches waiting for the rate limit do not hold their documents in memory.
+    batches waiting for the rate limit do not hold their documents in memory. ``encoded``,
+    when set, is each document's JSON (:func:`pipelines.batch.encode_document`), reused for
+    the file and the POST.
     """
 
     path: Path
@@ -58,12 +62,22 @@ class PendingBatch:
     pages: dict[str, dict[str, Any]] = field(default_factory=dict)
     attempts: int = 0  # sends whose outcome was failure or unknown, across runs
     on_disk: bool = False
+    encoded: list[bytes] | None = None
 
     def release(self) -> None:
         """Drop the documents from memory; only once the file holds them."""
         if self.on_disk:
             self.documents = None
+            self.encoded = None
             self.pages = {}
+
+    def documents_json(self) -> bytes:
+        """The documents as a JSON array, from their encoded bytes when the batch has them."""
+        docs = self.documents or []
+        encoded = self.encoded
+        if encoded is None or len(encoded) != len(docs):
+            encoded = [encode_document(doc) for doc in docs]
+        return b"[" + b",".join(encoded) + b"]"
 
 
 class Outbox:
@@ -83,11 +97,14 @@ class Outbox:
         return self.pending_dir / f"{self._stamp}-{os.getpid()}-{self._seq:06d}.json"
 
     def new_batch(
-        self, documents: list[dict[str, Any]], pages: dict[str, dict[str, Any]] | None = None
+        self,
+        documents: list[dict[str, Any]],
+        pages: dict[str, dict[str, Any]] | None = None,
+        encoded: list[bytes] | None = None,
     ) -> PendingBatch:
         """A batch with its file name, not yet written (see :meth:`save`)."""
         self.pending_dir.mkdir(parents=True, exist_ok=True)
-        return PendingBatch(self._new_path(), documents, pages or {})
+        return PendingBatch(self._new_path(), documents, pages or {}, encoded=encoded)
 
     def add_pending(
         self, documents: list[dict[str, Any]], pages: dict[str, dict[str, Any]] | None = None
@@ -98,8 +115,11 @@ class Outbox:
 
     def save(self, batch: PendingBatch) -> None:
         """Write (or rewrite) the batch's file; safe to call from a worker thread."""
-        payload = {"documents": batch.documents, "pages": batch.pages, "attempts": batch.attempts}
-        write_atomic(batch.path, json.dumps(payload, ensure_ascii=False).encode())
+        rest = json.dumps(
+            {"pages": batch.pages, "attempts": batch.attempts},
+            ensure_ascii=False, separators=(",", ":"),
+        ).encode()  # fmt: skip
+        write_atomic(batch.path, b'{"documents":' + batch.documents_json() + b"," + rest[1:])
         batch.on_disk = True
 
     def pending_paths(self) -> list[Path]:

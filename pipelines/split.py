@@ -40,6 +40,8 @@ __all__ = [
     "join_parts",
     "normalize_ws",
     "split_document",
+    "split_page",
+    "with_metadata",
 ]
 
 MIN_MAX_CHARS = 200
@@ -117,6 +119,25 @@ def split_document(
         extra = {"part": number, "parts": len(pieces), "section": section, "source_url": url}
         parts.append(_make_part(doc, splitter, start, end, title, part_url, meta | extra))
     return parts
+
+
+def split_page(
+    title: str, content: str, url: str, max_chars: int, anchors: Mapping[str, str]
+) -> list[dict[str, Any]] | None:
+    """The parts of a page that does not fit, made without its metadata; None when it fits.
+
+    Splitting is the costly step of the item pipeline, so the extraction worker does it for
+    the limit in force when the page was sent; :func:`with_metadata` completes the parts.
+    """
+    if len(content) <= max_chars:
+        return None
+    page = {"title": title, "content": content, "url": url, "metadata": {}}
+    return split_document(page, max_chars, anchors=anchors)
+
+
+def with_metadata(parts: list[dict[str, Any]], metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """:func:`split_page`'s parts given the page's metadata: what :func:`split_document` makes."""
+    return [{**part, "metadata": {**metadata, **part["metadata"]}} for part in parts]
 
 
 def _split_part(doc: dict[str, Any], meta: dict[str, Any], max_chars: int) -> list[dict[str, Any]]:

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.batch import API_MAX_DOCUMENTS, SEPARATOR_BYTES, Batcher, bisect, document_size
+from pipelines.batch import (
+    API_MAX_DOCUMENTS,
+    SEPARATOR_BYTES,
+    Batcher,
+    bisect,
+    document_size,
+    encode_document,
+)
 
 
 def doc(i: int, size: int = 10) -> dict[str, Any]:
@@ -18,9 +25,25 @@ def doc(i: int, size: int = 10) -> dict[str, Any]:
 
 def test_document_size_counts_utf8_bytes_and_separator() -> None:
     d = {"title": "é", "content": "中文", "url": "u", "metadata": {"language": "zh"}}
-    raw = json.dumps(d, ensure_ascii=False).encode()
+    raw = encode_document(d)
+    assert json.loads(raw) == d
     assert document_size(d) == len(raw) + SEPARATOR_BYTES
     assert "中文".encode() in raw  # counted as UTF-8, not as \\u escapes
+    assert b'"title":"\xc3\xa9"' in raw  # compact: the bytes the request body carries
+
+
+def test_sizes_add_up_to_the_posted_array() -> None:
+    docs = [doc(i, 50 + i) for i in range(7)] + [{"title": "ü", "content": "日本", "url": "u"}]
+    array = b"[" + b",".join(encode_document(d) for d in docs) + b"]"
+    assert json.loads(array) == docs
+    assert len(array) == sum(document_size(d) for d in docs) - SEPARATOR_BYTES + 2
+
+
+def test_entries_with_their_own_size_are_batched_as_given() -> None:
+    b: Batcher[tuple[str, bytes]] = Batcher(max_docs=10, max_bytes=100)
+    assert b.add(("a", b"x" * 60), 0.0, size=61) == []
+    assert b.add(("b", b"y" * 60), 0.0, size=61) == [[("a", b"x" * 60)]]
+    assert b.drain() == [("b", b"y" * 60)]
 
 
 def test_full_batch_of_max_docs_is_returned_at_once() -> None:

@@ -226,6 +226,9 @@ def test_big_page_is_split_in_the_outbox(tmp_path: Path) -> None:
     assert len({d["title"] for d in docs}) == len(docs)
     assert [d["metadata"]["part"] for d in docs] == list(range(1, len(docs) + 1))
     assert {d["metadata"]["parts"] for d in docs} == {len(docs)}
+    # split in the extraction worker, then given the page's metadata by the pipeline
+    assert result.stat("kb/pages_split_by_worker") == result.stat("kb/pages_split") == 1
+    assert all(d["metadata"]["site"] == "big" and d["metadata"]["language"] for d in docs)
 
 
 def test_many_links_page_is_bounded(tmp_path: Path) -> None:

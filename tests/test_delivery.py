@@ -201,6 +201,10 @@ def test_document_too_large_splits_smaller_and_remembers(tmp_path: Path, website
         )
         assert again.returncode == 0, again.stderr[-3000:]
         assert not [r for r in api.requests() if r["status"] == 413]
+        # Split by the extraction workers at the learned limit, none left to the pipeline.
+        assert again.stat("kb/pages_split") >= 1
+        assert again.stat("kb/pages_split_by_worker") == again.stat("kb/pages_split")
+        assert all(len(d["content"]) <= 1200 for d in api.documents())
 
 
 def test_invalid_request_bisects_and_quarantines(tmp_path: Path, website: Any) -> None:

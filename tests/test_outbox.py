@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipelines.batch import encode_document
 from pipelines.outbox import Outbox
 
 DOC = {"title": "T", "content": "C", "url": "https://e.com/", "metadata": {"language": "en"}}
@@ -46,6 +47,22 @@ def test_a_released_batch_is_read_back_whole(tmp_path: Path) -> None:
     assert back.pages == {"https://e.com/": {"parts": 2, "in_batch": 2}}
     outbox.done(back)
     assert outbox.load(batch.path) is None  # sent meanwhile: nothing to read, no error
+
+
+def test_a_batch_is_written_from_its_encoded_documents(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path, "site")
+    other = dict(DOC, title="Ünïcode 中文")
+    pages = {"https://e.com/": {"parts": 2, "in_batch": 2}}
+    batch = outbox.new_batch([DOC, other], pages, [encode_document(DOC), encode_document(other)])
+    batch.attempts = 3
+    outbox.save(batch)
+    raw = batch.path.read_bytes()
+    assert encode_document(other) in raw  # the very bytes the POST carries
+    back = outbox.load(batch.path)
+    assert back is not None and back.documents == [DOC, other]
+    assert back.pages == pages and back.attempts == 3
+    batch.release()
+    assert batch.encoded is None  # released with the documents
 
 
 def test_rejected_documents_keep_the_reason(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipelines.split import CONTEXT_SEPARATOR, join_parts, normalize_ws, split_document
+from pipelines.split import (
+    CONTEXT_SEPARATOR,
+    join_parts,
+    normalize_ws,
+    split_document,
+    split_page,
+    with_metadata,
+)
 
 URL = "https://docs.example.com/guide/install"
 
@@ -41,6 +49,19 @@ def cut_positions(parts: list[dict[str, Any]]) -> list[int]:
         offset += len(body)
         positions.append(offset)
     return positions
+
+
+def check_worker_split(
+    doc: dict[str, Any], parts: list[dict[str, Any]], max_chars: int, anchors: dict[str, str]
+) -> None:
+    """The extraction worker's split, given the metadata, is byte for byte the pipeline's."""
+    early = split_page(doc["title"], doc["content"], doc["url"], max_chars, anchors)
+    if len(doc["content"]) <= max_chars:
+        assert early is None
+        return
+    assert early is not None and all(p["metadata"].get("language") is None for p in early)
+    completed = with_metadata(early, doc["metadata"])
+    assert [json.dumps(p) for p in completed] == [json.dumps(p) for p in parts]  # keys in order
 
 
 def check_invariants(doc: dict[str, Any], parts: list[dict[str, Any]], max_chars: int) -> None:
@@ -292,6 +313,7 @@ def test_anchors_give_section_fragments() -> None:
     anchors = {"Install": "install", "use it": "usage"}
     parts = split_document(doc, 300, anchors=anchors)
     check_invariants(doc, parts, 300)
+    check_worker_split(doc, parts, 300, anchors)
     by_section: dict[str, set[str]] = {}
     for part in parts:
         by_section.setdefault(part["metadata"]["section"], set()).add(part["url"])
@@ -520,6 +542,7 @@ def test_property_parts_fit_join_back_and_keep_blocks(pg: Page, max_chars: int, 
     anchors = {text: f"h{i}" for i, text in enumerate(headings)}
     parts = split_document(doc, max_chars, anchors=anchors)
     check_invariants(doc, parts, max_chars)
+    check_worker_split(doc, parts, max_chars, anchors)
     if len(parts) == 1:
         return
     assert all(p["metadata"]["category"] == "docs" for p in parts)

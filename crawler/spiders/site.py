@@ -251,10 +251,12 @@ class SiteSpider(Spider):
                 "max_pages (%d) reached: no more pages will be extracted", self.site.max_pages
             )
         follow = self.site.follow_links and depth < self.site.max_depth
+        # The knowledge-base pipeline's current split limit: the worker splits there.
+        split_chars = getattr(self.crawler, "kb_split_chars", None)
         try:
             page = await self.pool.run(
                 response.text, response.url, self.options, self.site.name,
-                MAX_LINKS_PER_PAGE if follow else 0,
+                MAX_LINKS_PER_PAGE if follow else 0, (url, split_chars) if split_chars else None,
             )  # fmt: skip
         except PageFailed as exc:
             stats.inc_value(f"extract/failed/{exc.reason}")
@@ -316,6 +318,8 @@ class SiteSpider(Spider):
             anchors=page.get("anchors") or {},
             lastmod=lastmod,
             links=links,
+            parts=page.get("parts"),
+            parts_limit=page.get("parts_limit") or 0,
             **self._validators(response),
         )
 
