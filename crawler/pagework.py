@@ -31,17 +31,21 @@ _SKIP_SCHEMES = ("mailto:", "javascript:", "tel:", "data:", "ftp:", "#")
 
 def _exit_with_parent(parent: int) -> None:
     """A worker must not outlive a crawler killed with -9 (it would idle forever)."""
-    while True:
+    while os.getppid() == parent:
         time.sleep(1.0)
-        if os.getppid() != parent:
-            os._exit(0)
+    os._exit(0)
 
 
-def warm_up() -> None:
-    """Worker initializer: pay the import and profile-loading cost once per process."""
+def warm_up(parent: int | None = None) -> None:
+    """Worker initializer: pay the import and profile-loading cost once per process.
+
+    ``parent`` is the crawler's pid as the crawler saw it: read here, it would already be
+    init's should the crawler die while this worker starts, and the worker would stay.
+    """
     from crawler.extract import warm_up as warm_extraction
 
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    watched = os.getppid() if parent is None else parent
+    threading.Thread(target=_exit_with_parent, args=(watched,), daemon=True).start()
     warm_extraction()
     if WORKER_NICENESS and hasattr(os, "nice"):
         with contextlib.suppress(OSError):

@@ -5,6 +5,12 @@ download and API send. The pool keeps them off the reactor thread, bounds the
 pages waiting for it (back-pressure: a slow pool does not fill memory with
 responses), and turns a crashed or hung worker into one failed page, not a dead
 crawl.
+
+Each worker owns a socket pair with the crawler process, watched by the reactor's own
+event loop (``add_reader``): a page is written to its worker's socket and the result is
+read when it is ready. No helper threads (``concurrent.futures`` uses two, and handing every
+page and result between them cost the reactor process about 0.5 ms a page), and a worker
+that dies or hangs is known by name: only its page fails, and only it is replaced.
 """
 
 from __future__ import annotations
@@ -14,15 +20,17 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
+import signal
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 START_METHODS = ("spawn", "forkserver", "fork")
+MAX_FAILED_STARTS = 3
 
 
 def check_start_method(method: str) -> None:
@@ -32,8 +40,8 @@ def check_start_method(method: str) -> None:
         raise ValueError(f"KB_EXTRACT_START_METHOD is {method!r}; use one of: {choices}")
 
 
-# The workers' entry points. They import crawler.pagework (trafilatura, langdetect's
-# profiles: ~60 MB) only when they run, which is in a worker: never in the crawler process.
+# The workers' side. They import crawler.pagework (trafilatura, langdetect's profiles:
+# ~60 MB) only when they run, which is in a worker: never in the crawler process.
 
 
 def _process_page(*args: Any) -> dict[str, Any]:
@@ -42,14 +50,40 @@ def _process_page(*args: Any) -> dict[str, Any]:
     return pagework.process_page(*args)
 
 
-def _warm_up() -> None:
+def _worker_main(
+    conn: Connection, func: Callable[..., Any], parent: int | None, inherited: list[int]
+) -> None:
+    """A worker's life: warm up, say so, then one page at a time until the socket closes.
+
+    ``inherited`` are the crawler's ends of the workers' sockets, which a forked worker
+    holds copies of: closed, so a worker still sees the end of file when the crawler closes.
+    """
     from crawler import pagework
 
-    pagework.warm_up()
-
-
-def _ping() -> bool:
-    return True
+    for fd in inherited:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    # Ctrl-C reaches the whole process group: the crawler stops gracefully and closes the
+    # pool; a worker must not die mid-page with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pagework.warm_up(parent)
+    try:
+        conn.send_bytes(b"")  # ready
+    except OSError:
+        return  # the crawler is gone already
+    while True:
+        try:
+            args = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return  # the crawler closed the pool, or is gone
+        try:
+            reply = pickle.dumps((True, func(*args)), pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # a bug on one page: the crawler logs it, the worker goes on
+            reply = pickle.dumps((False, type(exc).__name__), pickle.HIGHEST_PROTOCOL)
+        try:
+            conn.send_bytes(reply)
+        except OSError:
+            return
 
 
 @contextlib.contextmanager
@@ -83,6 +117,22 @@ class PageFailed(Exception):
         self.reason = reason
 
 
+class _WorkerGone(Exception):
+    """The worker died with the page: the page, or something else (a kill, the OOM killer)."""
+
+
+class _Worker:
+    """One worker process, the crawler's end of its socket, and the page it works on."""
+
+    def __init__(self, process: multiprocessing.process.BaseProcess, conn: Connection):
+        self.process = process
+        self.conn = conn
+        self.fd = conn.fileno()
+        self.ready = False  # warmed up
+        self.alive = True
+        self.task: asyncio.Future[Any] | None = None
+
+
 class ExtractionPool:
     """Runs :func:`crawler.pagework.process_page` in worker processes.
 
@@ -109,63 +159,161 @@ class ExtractionPool:
         self.inline = inline
         self.start_method = start_method
         self.func = func  # a module-level (picklable) function; tests pass their own
+        # Pages in the pool: being extracted, or waiting for a free worker.
         self._slots = asyncio.Semaphore(max_pending or 4 * self.workers)
-        self._executor: ProcessPoolExecutor | None = None
-        self._generation = 0
+        self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()  # None: pool broken
+        self._pool: list[_Worker] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        self._broken = False
+        self._failed_starts = 0  # workers in a row that died before they were ready
 
     def start(self) -> None:
-        """Start and warm the workers (imports, langdetect profiles) before pages arrive."""
-        if self.inline or self._executor is not None:
+        """Start and warm the workers (imports, langdetect profiles) before pages arrive.
+
+        Called from the reactor's event loop, which then watches the workers' sockets.
+        """
+        if self.inline or self._loop is not None:
             return
+        self._loop = asyncio.get_running_loop()
+        self._closed = self._broken = False
+        self._failed_starts = 0
+        for _ in range(self.workers):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        assert self._loop is not None
         context = multiprocessing.get_context(self.start_method)
-        self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_warm_up)
-        self._generation += 1
-        # Python 3.11 starts every worker on the first submit: hide __main__ around it
-        # (a forked worker never re-imports it, so hiding it costs fork nothing).
+        conn, child = context.Pipe(duplex=True)
+        # Only a forked worker has copies of the crawler's descriptors.
+        inherited = (
+            [w.fd for w in self._pool] + [conn.fileno()] if self.start_method == "fork" else []
+        )
+        process = context.Process(
+            target=_worker_main,
+            # A forkserver's workers are the forkserver's children (it exits with us).
+            args=(
+                child,
+                self.func,
+                None if self.start_method == "forkserver" else os.getpid(),
+                inherited,
+            ),
+            name="kbcrawler-extract",
+            daemon=True,
+        )
         with _main_module_hidden():
-            for _ in range(self.workers):
-                self._executor.submit(_ping)
+            process.start()
+        child.close()
+        worker = _Worker(process, conn)
+        self._pool.append(worker)
+        self._loop.add_reader(worker.fd, self._readable, worker)
+
+    def _readable(self, worker: _Worker) -> None:
+        """A worker wrote: it is ready, or a page's result is complete, or it died."""
+        try:
+            data = worker.conn.recv_bytes()
+        except (EOFError, OSError):
+            self._lost(worker)
+            return
+        task, worker.task = worker.task, None
+        if not worker.ready:
+            worker.ready = True
+            self._failed_starts = 0
+        elif task is not None and not task.done():  # done: its page was cancelled meanwhile
+            try:
+                task.set_result(pickle.loads(data))
+            except Exception:
+                task.set_exception(PageFailed("error"))
+        self._idle.put_nowait(worker)
+
+    def _lost(self, worker: _Worker, kill: bool = False) -> None:
+        """Retire a worker that died (or is killed here): its page fails, a new one starts."""
+        if not worker.alive:
+            return
+        worker.alive = False
+        if self._loop is not None:
+            self._loop.remove_reader(worker.fd)
+        worker.conn.close()
+        if kill:
+            with contextlib.suppress(Exception):
+                worker.process.kill()
+        worker.process.join(timeout=5)  # reap it: it is dead or dying
+        task, worker.task = worker.task, None
+        if task is not None and not task.done():
+            task.set_exception(_WorkerGone())
+        self._pool.remove(worker)
+        if not worker.ready:
+            self._failed_starts += 1
+        if self._closed:
+            return
+        if self._failed_starts >= MAX_FAILED_STARTS:
+            # Workers die before they are ready (a broken install: trafilatura will not
+            # import): fail every page at once rather than respawn forever.
+            logger.error("Extraction workers exit as they start; every page fails")
+            self._broken = True
+            self._idle.put_nowait(None)
+            return
+        self._spawn()
 
     async def run(self, *args: Any) -> dict[str, Any]:
         """Process one page; raises :class:`PageFailed` for this page only."""
         if self.inline:
             return self.func(*args)
         async with self._slots:
-            for attempt in (1, 2):
-                self.start()
-                assert self._executor is not None
-                generation = self._generation
-                loop = asyncio.get_running_loop()
+            self.start()
+            gone = 0
+            while True:
+                worker = await self._idle.get()
+                if worker is None:  # broken: wake the next page waiting too
+                    self._idle.put_nowait(None)
+                    raise PageFailed("worker_crash")
+                if not worker.alive:
+                    continue  # died while idle, and replaced
                 try:
-                    future = loop.run_in_executor(self._executor, self.func, *args)
-                    return await asyncio.wait_for(future, self.timeout)
-                except TimeoutError:
-                    logger.warning("Extraction took over %.0fs; restarting workers", self.timeout)
-                    self._restart(generation)
-                    raise PageFailed("timeout") from None
-                except BrokenProcessPool:
-                    # The pool died (this page, or another one, killed a worker):
-                    # one more try on fresh workers, then this page is given up.
-                    self._restart(generation)
-                    if attempt == 2:
+                    return await self._on(worker, args)
+                except _WorkerGone:
+                    # Maybe not this page's fault: one more try on another worker.
+                    gone += 1
+                    if gone == 2:
                         raise PageFailed("worker_crash") from None
-                except Exception as exc:  # a bug on one page must not stop the crawl
-                    logger.warning("Extraction error: %s", type(exc).__name__)
-                    raise PageFailed("error") from None
-        raise PageFailed("worker_crash")  # pragma: no cover - loop always returns or raises
 
-    def _restart(self, generation: int) -> None:
-        """Kill the workers of ``generation`` (if still current) and start afresh lazily."""
-        if generation != self._generation or self._executor is None:
-            return
-        executor, self._executor = self._executor, None
-        processes = list(getattr(executor, "_processes", {}).values())
-        for proc in processes:
-            with contextlib.suppress(Exception):  # already gone
-                proc.kill()
-        executor.shutdown(wait=False, cancel_futures=True)
+    async def _on(self, worker: _Worker, args: tuple[Any, ...]) -> dict[str, Any]:
+        assert self._loop is not None
+        task: asyncio.Future[Any] = self._loop.create_future()
+        worker.task = task
+        try:
+            # Written whole into the socket's buffer, or to a worker that is reading it.
+            worker.conn.send_bytes(pickle.dumps(args, pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            worker.task = None
+            self._lost(worker)
+            raise _WorkerGone from None
+        try:
+            ok, value = await asyncio.wait_for(task, self.timeout)
+        except TimeoutError:
+            logger.warning("Extraction took over %.0fs; restarting that worker", self.timeout)
+            self._lost(worker, kill=True)
+            raise PageFailed("timeout") from None
+        if not ok:
+            logger.warning("Extraction error: %s", value)
+            raise PageFailed("error")
+        return value
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Stop the workers: their sockets close, they finish and exit (or are killed)."""
+        self._closed = True
+        workers, self._pool = self._pool, []
+        for worker in workers:
+            worker.alive = False
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(worker.fd)
+            worker.conn.close()
+            if worker.task is not None and not worker.task.done():
+                worker.task.cancel()
+        for worker in workers:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(timeout=5)
+        self._loop = None
+        self._idle = asyncio.Queue()

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from crawler.pool import ExtractionPool, PageFailed
+from tests import pool_tasks
 from tests.pool_tasks import behave
 
 
@@ -96,3 +103,75 @@ def test_crawler_process_does_not_load_the_extraction_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_a_worker_killed_between_pages_is_replaced() -> None:
+    async def main() -> tuple[list[dict], list[dict], int]:
+        pool = ExtractionPool(2, func=behave)
+        try:
+            first = await asyncio.gather(*(pool.run(f"a{i}") for i in range(4)))
+            victim = next(w.process for w in pool._pool if w.process.pid == first[0]["pid"])
+            victim.kill()  # idle: no page is lost, the pool sees the end of its socket
+            after = await asyncio.gather(*(pool.run(f"b{i}") for i in range(6)))
+            return first, after, victim.pid
+        finally:
+            pool.close()
+
+    _first, after, victim = _run(main())
+    assert [r["value"] for r in after] == [f"b{i}" for i in range(6)]
+    assert victim not in {r["pid"] for r in after}
+
+
+def test_workers_that_cannot_start_fail_every_page_not_the_crawl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Known by reference in this process only: a spawned worker cannot load it, the way a
+    # broken install fails to import trafilatura.
+    def vanishing(value: str) -> dict[str, Any]:
+        return {"value": value}
+
+    vanishing.__qualname__ = vanishing.__name__ = "vanishing"
+    vanishing.__module__ = pool_tasks.__name__
+    monkeypatch.setattr(pool_tasks, "vanishing", vanishing, raising=False)
+
+    async def main() -> list[Any]:
+        pool = ExtractionPool(2, func=vanishing)
+        try:
+            runs = (pool.run(str(i)) for i in range(5))
+            return await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 60)
+        finally:
+            pool.close()
+
+    results = _run(main())
+    assert [getattr(r, "reason", r) for r in results] == ["worker_crash"] * 5
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_workers_exit_when_the_crawler_is_killed_while_they_start() -> None:
+    """kill -9 of the crawler as its workers warm up: none of them stays behind."""
+    code = (
+        "import asyncio, os, signal\n"
+        "from crawler.pool import ExtractionPool\n"
+        "async def main():\n"
+        "    pool = ExtractionPool(2)\n"
+        "    pool.start()\n"
+        "    print(*(w.process.pid for w in pool._pool), flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=os.getcwd()
+    )
+    pids = [int(pid) for pid in out.stdout.split()]
+    assert len(pids) == 2, out.stderr
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_running(pid) for pid in pids):
+        time.sleep(0.2)
+    assert not [pid for pid in pids if _running(pid)]
