@@ -23,6 +23,7 @@ import os
 import pickle
 import signal
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -131,6 +132,7 @@ class _Worker:
         self.ready = False  # warmed up
         self.alive = True
         self.task: asyncio.Future[Any] | None = None
+        self.timer: asyncio.TimerHandle | None = None  # KB_EXTRACT_TIMEOUT for its page
 
 
 class ExtractionPool:
@@ -141,6 +143,10 @@ class ExtractionPool:
     processes are made: ``spawn`` (default) gives lean workers that hold only the
     extraction libraries, where ``fork`` copies the whole crawler into each one (every
     worker's RSS then counts the crawler's memory again).
+
+    A page goes to a free worker at once, or waits in line; the moment a worker's result
+    is read, the next page in line is written to it, in the same callback (a worker
+    waiting for the reactor to come round is a core doing nothing).
     """
 
     def __init__(
@@ -159,13 +165,13 @@ class ExtractionPool:
         self.inline = inline
         self.start_method = start_method
         self.func = func  # a module-level (picklable) function; tests pass their own
-        # Pages in the pool: being extracted, or waiting for a free worker.
+        # Pages in the pool: being extracted, or waiting in line for a free worker.
         self._slots = asyncio.Semaphore(max_pending or 4 * self.workers)
-        self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()  # None: pool broken
+        self._line: deque[tuple[bytes, asyncio.Future[Any]]] = deque()
         self._pool: list[_Worker] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._broken = False
+        self._broken = False  # workers die as they start: every page fails at once
         self._failed_starts = 0  # workers in a row that died before they were ready
 
     def start(self) -> None:
@@ -208,6 +214,56 @@ class ExtractionPool:
         self._pool.append(worker)
         self._loop.add_reader(worker.fd, self._readable, worker)
 
+    async def run(self, *args: Any) -> dict[str, Any]:
+        """Process one page; raises :class:`PageFailed` for this page only."""
+        if self.inline:
+            return self.func(*args)
+        async with self._slots:
+            self.start()
+            assert self._loop is not None
+            payload = pickle.dumps(args, pickle.HIGHEST_PROTOCOL)
+            for _attempt in (1, 2):
+                if self._broken:
+                    break
+                future: asyncio.Future[Any] = self._loop.create_future()
+                self._line.append((payload, future))
+                self._dispatch()
+                try:
+                    ok, value = await future
+                except _WorkerGone:
+                    continue  # maybe not this page's fault: one more try on another worker
+                if not ok:
+                    logger.warning("Extraction error: %s", value)
+                    raise PageFailed("error")
+                return value
+            raise PageFailed("worker_crash")
+
+    def _dispatch(self) -> None:
+        """Give the pages in line to the free workers."""
+        for worker in list(self._pool):  # a worker found dead here is replaced in the list
+            if not self._line:
+                return
+            if worker.ready and worker.alive and worker.task is None:
+                self._send(worker)
+
+    def _send(self, worker: _Worker) -> None:
+        """Write the next page in line (still wanted) to a free worker."""
+        assert self._loop is not None
+        while self._line:
+            payload, future = self._line.popleft()
+            if future.done():
+                continue  # cancelled while in line
+            try:
+                # The worker waits in recv: it takes the page as fast as it is written.
+                worker.conn.send_bytes(payload)
+            except OSError:
+                self._line.appendleft((payload, future))
+                self._lost(worker)
+                return
+            worker.task = future
+            worker.timer = self._loop.call_later(self.timeout, self._expired, worker)
+            return
+
     def _readable(self, worker: _Worker) -> None:
         """A worker wrote: it is ready, or a page's result is complete, or it died."""
         try:
@@ -215,6 +271,9 @@ class ExtractionPool:
         except (EOFError, OSError):
             self._lost(worker)
             return
+        if worker.timer is not None:
+            worker.timer.cancel()
+            worker.timer = None
         task, worker.task = worker.task, None
         if not worker.ready:
             worker.ready = True
@@ -224,13 +283,23 @@ class ExtractionPool:
                 task.set_result(pickle.loads(data))
             except Exception:
                 task.set_exception(PageFailed("error"))
-        self._idle.put_nowait(worker)
+        self._send(worker)
+
+    def _expired(self, worker: _Worker) -> None:
+        """A page took longer than KB_EXTRACT_TIMEOUT: it fails, its worker is replaced."""
+        logger.warning("Extraction took over %.0fs; restarting that worker", self.timeout)
+        task, worker.task = worker.task, None
+        if task is not None and not task.done():
+            task.set_exception(PageFailed("timeout"))
+        self._lost(worker, kill=True)
 
     def _lost(self, worker: _Worker, kill: bool = False) -> None:
         """Retire a worker that died (or is killed here): its page fails, a new one starts."""
         if not worker.alive:
             return
         worker.alive = False
+        if worker.timer is not None:
+            worker.timer.cancel()
         if self._loop is not None:
             self._loop.remove_reader(worker.fd)
         worker.conn.close()
@@ -251,53 +320,12 @@ class ExtractionPool:
             # import): fail every page at once rather than respawn forever.
             logger.error("Extraction workers exit as they start; every page fails")
             self._broken = True
-            self._idle.put_nowait(None)
+            line, self._line = self._line, deque()
+            for _, future in line:
+                if not future.done():
+                    future.set_exception(_WorkerGone())
             return
         self._spawn()
-
-    async def run(self, *args: Any) -> dict[str, Any]:
-        """Process one page; raises :class:`PageFailed` for this page only."""
-        if self.inline:
-            return self.func(*args)
-        async with self._slots:
-            self.start()
-            gone = 0
-            while True:
-                worker = await self._idle.get()
-                if worker is None:  # broken: wake the next page waiting too
-                    self._idle.put_nowait(None)
-                    raise PageFailed("worker_crash")
-                if not worker.alive:
-                    continue  # died while idle, and replaced
-                try:
-                    return await self._on(worker, args)
-                except _WorkerGone:
-                    # Maybe not this page's fault: one more try on another worker.
-                    gone += 1
-                    if gone == 2:
-                        raise PageFailed("worker_crash") from None
-
-    async def _on(self, worker: _Worker, args: tuple[Any, ...]) -> dict[str, Any]:
-        assert self._loop is not None
-        task: asyncio.Future[Any] = self._loop.create_future()
-        worker.task = task
-        try:
-            # Written whole into the socket's buffer, or to a worker that is reading it.
-            worker.conn.send_bytes(pickle.dumps(args, pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            worker.task = None
-            self._lost(worker)
-            raise _WorkerGone from None
-        try:
-            ok, value = await asyncio.wait_for(task, self.timeout)
-        except TimeoutError:
-            logger.warning("Extraction took over %.0fs; restarting that worker", self.timeout)
-            self._lost(worker, kill=True)
-            raise PageFailed("timeout") from None
-        if not ok:
-            logger.warning("Extraction error: %s", value)
-            raise PageFailed("error")
-        return value
 
     def close(self) -> None:
         """Stop the workers: their sockets close, they finish and exit (or are killed)."""
@@ -305,15 +333,19 @@ class ExtractionPool:
         workers, self._pool = self._pool, []
         for worker in workers:
             worker.alive = False
+            if worker.timer is not None:
+                worker.timer.cancel()
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(worker.fd)
             worker.conn.close()
             if worker.task is not None and not worker.task.done():
                 worker.task.cancel()
+        for _, future in self._line:
+            future.cancel()
+        self._line.clear()
         for worker in workers:
             worker.process.join(timeout=10)
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join(timeout=5)
         self._loop = None
-        self._idle = asyncio.Queue()

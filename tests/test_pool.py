@@ -105,6 +105,20 @@ def test_crawler_process_does_not_load_the_extraction_libraries() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_pages_in_line_behind_a_hung_page_are_not_lost() -> None:
+    async def main() -> list[Any]:
+        pool = ExtractionPool(1, timeout=2, func=behave)
+        try:
+            runs = [pool.run("hang"), *(pool.run(f"next{i}") for i in range(3))]
+            return await asyncio.gather(*runs, return_exceptions=True)
+        finally:
+            pool.close()
+
+    hung, *rest = _run(main())
+    assert isinstance(hung, PageFailed) and hung.reason == "timeout"
+    assert [r["value"] for r in rest] == ["next0", "next1", "next2"]  # on the new worker
+
+
 def test_a_worker_killed_between_pages_is_replaced() -> None:
     async def main() -> tuple[list[dict], list[dict], int]:
         pool = ExtractionPool(2, func=behave)
