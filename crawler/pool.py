@@ -23,6 +23,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 START_METHODS = ("spawn", "forkserver", "fork")
 MAX_FAILED_STARTS = 3
+START_TIMEOUT = 120.0  # seconds for a worker to warm up (imports, profiles) before it is replaced
 
 
 def check_start_method(method: str) -> None:
@@ -179,15 +181,22 @@ class ExtractionPool:
 
         Called from the reactor's event loop, which then watches the workers' sockets.
         """
-        if self.inline or self._loop is not None:
+        if self.inline or self._loop is not None or self._closed:
             return
         self._loop = asyncio.get_running_loop()
-        self._closed = self._broken = False
-        self._failed_starts = 0
         for _ in range(self.workers):
             self._spawn()
 
     def _spawn(self) -> None:
+        """Start one worker; a failure to start one counts as a failed start."""
+        try:
+            self._start_worker()
+        except OSError as exc:  # out of processes, memory or file descriptors
+            logger.error("Could not start an extraction worker: %s", exc)
+            self._failed_starts += 1
+            self._check_broken(no_worker_left=not self._pool)
+
+    def _start_worker(self) -> None:
         assert self._loop is not None
         context = multiprocessing.get_context(self.start_method)
         conn, child = context.Pipe(duplex=True)
@@ -207,18 +216,29 @@ class ExtractionPool:
             name="kbcrawler-extract",
             daemon=True,
         )
-        with _main_module_hidden():
-            process.start()
-        child.close()
+        try:
+            with _main_module_hidden():
+                process.start()
+        except BaseException:
+            conn.close()
+            raise
+        finally:
+            child.close()
         worker = _Worker(process, conn)
         self._pool.append(worker)
         self._loop.add_reader(worker.fd, self._readable, worker)
+        # A worker stuck warming up (an import that hangs) is replaced like a hung page.
+        worker.timer = self._loop.call_later(
+            max(self.timeout, START_TIMEOUT), self._lost, worker, True
+        )
 
     async def run(self, *args: Any) -> dict[str, Any]:
         """Process one page; raises :class:`PageFailed` for this page only."""
         if self.inline:
             return self.func(*args)
         async with self._slots:
+            if self._closed:
+                raise PageFailed("closed")
             self.start()
             assert self._loop is not None
             payload = pickle.dumps(args, pickle.HIGHEST_PROTOCOL)
@@ -226,12 +246,17 @@ class ExtractionPool:
                 if self._broken:
                     break
                 future: asyncio.Future[Any] = self._loop.create_future()
-                self._line.append((payload, future))
+                entry = (payload, future)
+                self._line.append(entry)
                 self._dispatch()
                 try:
                     ok, value = await future
                 except _WorkerGone:
                     continue  # maybe not this page's fault: one more try on another worker
+                except asyncio.CancelledError:
+                    with contextlib.suppress(ValueError):
+                        self._line.remove(entry)  # its HTML does not wait in line for nothing
+                    raise
                 if not ok:
                     logger.warning("Extraction error: %s", value)
                     raise PageFailed("error")
@@ -278,6 +303,7 @@ class ExtractionPool:
         if not worker.ready:
             worker.ready = True
             self._failed_starts = 0
+            self._broken = False
         elif task is not None and not task.done():  # done: its page was cancelled meanwhile
             try:
                 task.set_result(pickle.loads(data))
@@ -307,25 +333,35 @@ class ExtractionPool:
             with contextlib.suppress(Exception):
                 worker.process.kill()
         worker.process.join(timeout=5)  # reap it: it is dead or dying
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join(timeout=5)
         task, worker.task = worker.task, None
         if task is not None and not task.done():
             task.set_exception(_WorkerGone())
         self._pool.remove(worker)
         if not worker.ready:
             self._failed_starts += 1
-        if self._closed:
-            return
-        if self._failed_starts >= MAX_FAILED_STARTS:
-            # Workers die before they are ready (a broken install: trafilatura will not
-            # import): fail every page at once rather than respawn forever.
-            logger.error("Extraction workers exit as they start; every page fails")
-            self._broken = True
-            line, self._line = self._line, deque()
-            for _, future in line:
-                if not future.done():
-                    future.set_exception(_WorkerGone())
+        if self._closed or self._check_broken():
             return
         self._spawn()
+
+    def _check_broken(self, no_worker_left: bool = False) -> bool:
+        """Fail every page at once, rather than respawn forever or leave pages waiting, when
+        MAX_FAILED_STARTS workers in a row died as they started (a broken install: trafilatura
+        will not import) and no working one is left, or when no worker could be started."""
+        if not no_worker_left and (
+            self._failed_starts < MAX_FAILED_STARTS or any(w.ready for w in self._pool)
+        ):
+            return False
+        if not self._broken:
+            logger.error("Extraction workers exit as they start; every page fails")
+        self._broken = True
+        line, self._line = self._line, deque()
+        for _, future in line:
+            if not future.done():
+                future.set_exception(_WorkerGone())
+        return True
 
     def close(self) -> None:
         """Stop the workers: their sockets close, they finish and exit (or are killed)."""
@@ -338,13 +374,19 @@ class ExtractionPool:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(worker.fd)
             worker.conn.close()
+            busy = worker.task is not None or not worker.ready
             if worker.task is not None and not worker.task.done():
-                worker.task.cancel()
+                worker.task.set_exception(PageFailed("closed"))
+            if busy:  # its page is given up: no need to wait for it
+                with contextlib.suppress(Exception):
+                    worker.process.kill()
         for _, future in self._line:
-            future.cancel()
+            if not future.done():
+                future.set_exception(PageFailed("closed"))
         self._line.clear()
+        deadline = time.monotonic() + 10  # idle workers see the end of file and exit
         for worker in workers:
-            worker.process.join(timeout=10)
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join(timeout=5)

@@ -189,3 +189,36 @@ def test_workers_exit_when_the_crawler_is_killed_while_they_start() -> None:
     while time.monotonic() < deadline and any(_running(pid) for pid in pids):
         time.sleep(0.2)
     assert not [pid for pid in pids if _running(pid)]
+
+
+def test_pages_fail_rather_than_wait_when_no_worker_can_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_process(self: ExtractionPool) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(ExtractionPool, "_start_worker", no_process)
+
+    async def main() -> list[Any]:
+        pool = ExtractionPool(2, func=behave)
+        try:
+            runs = (pool.run(str(i)) for i in range(3))
+            return await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 30)
+        finally:
+            pool.close()
+
+    assert [getattr(r, "reason", r) for r in _run(main())] == ["worker_crash"] * 3
+
+
+def test_a_closed_pool_fails_pages_and_starts_no_workers() -> None:
+    async def main() -> tuple[dict, Any, int]:
+        pool = ExtractionPool(1, func=behave)
+        first = await pool.run("a")
+        pool.close()
+        with pytest.raises(PageFailed) as late:
+            await pool.run("b")
+        return first, late.value.reason, len(pool._pool)
+
+    first, reason, workers = _run(main())
+    assert first["value"] == "a"
+    assert (reason, workers) == ("closed", 0)
