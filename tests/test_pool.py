@@ -21,6 +21,19 @@ def _run(coro):
     return asyncio.run(coro)
 
 
+def _outcomes(pool: ExtractionPool, pages: int) -> list[Any]:
+    """Each page's failure reason (or result), within a minute: a page must never hang."""
+
+    async def main() -> list[Any]:
+        try:
+            runs = (pool.run(str(i)) for i in range(pages))
+            return await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 60)
+        finally:
+            pool.close()
+
+    return [getattr(r, "reason", r) for r in _run(main())]
+
+
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver", "fork"])
 def test_pages_run_in_worker_processes(start_method: str) -> None:
     async def main() -> list[dict]:
@@ -148,16 +161,7 @@ def test_workers_that_cannot_start_fail_every_page_not_the_crawl(
     vanishing.__module__ = pool_tasks.__name__
     monkeypatch.setattr(pool_tasks, "vanishing", vanishing, raising=False)
 
-    async def main() -> list[Any]:
-        pool = ExtractionPool(2, func=vanishing)
-        try:
-            runs = (pool.run(str(i)) for i in range(5))
-            return await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 60)
-        finally:
-            pool.close()
-
-    results = _run(main())
-    assert [getattr(r, "reason", r) for r in results] == ["worker_crash"] * 5
+    assert _outcomes(ExtractionPool(2, func=vanishing), 5) == ["worker_crash"] * 5
 
 
 def _running(pid: int) -> bool:
@@ -199,15 +203,7 @@ def test_pages_fail_rather_than_wait_when_no_worker_can_start(
 
     monkeypatch.setattr(ExtractionPool, "_start_worker", no_process)
 
-    async def main() -> list[Any]:
-        pool = ExtractionPool(2, func=behave)
-        try:
-            runs = (pool.run(str(i)) for i in range(3))
-            return await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 30)
-        finally:
-            pool.close()
-
-    assert [getattr(r, "reason", r) for r in _run(main())] == ["worker_crash"] * 3
+    assert _outcomes(ExtractionPool(2, func=behave), 3) == ["worker_crash"] * 3
 
 
 def test_a_closed_pool_fails_pages_and_starts_no_workers() -> None:
