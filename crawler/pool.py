@@ -136,6 +136,22 @@ class _Worker:
         self.task: asyncio.Future[Any] | None = None
         self.timer: asyncio.TimerHandle | None = None  # KB_EXTRACT_TIMEOUT for its page
 
+    def detach(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """No more pages, timers or reads for this worker; its socket is closed."""
+        self.alive = False
+        if self.timer is not None:
+            self.timer.cancel()
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self.fd)
+        self.conn.close()
+
+    def reap(self, timeout: float) -> None:
+        """Wait for the process to exit (it saw its socket close), kill it if it does not."""
+        self.process.join(timeout=timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5)
+
 
 class ExtractionPool:
     """Runs :func:`crawler.pagework.process_page` in worker processes.
@@ -323,19 +339,11 @@ class ExtractionPool:
         """Retire a worker that died (or is killed here): its page fails, a new one starts."""
         if not worker.alive:
             return
-        worker.alive = False
-        if worker.timer is not None:
-            worker.timer.cancel()
-        if self._loop is not None:
-            self._loop.remove_reader(worker.fd)
-        worker.conn.close()
+        worker.detach(self._loop)
         if kill:
             with contextlib.suppress(Exception):
                 worker.process.kill()
-        worker.process.join(timeout=5)  # reap it: it is dead or dying
-        if worker.process.is_alive():
-            worker.process.kill()
-            worker.process.join(timeout=5)
+        worker.reap(5)  # it is dead or dying
         task, worker.task = worker.task, None
         if task is not None and not task.done():
             task.set_exception(_WorkerGone())
@@ -368,12 +376,7 @@ class ExtractionPool:
         self._closed = True
         workers, self._pool = self._pool, []
         for worker in workers:
-            worker.alive = False
-            if worker.timer is not None:
-                worker.timer.cancel()
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(worker.fd)
-            worker.conn.close()
+            worker.detach(self._loop)
             busy = worker.task is not None or not worker.ready
             if worker.task is not None and not worker.task.done():
                 worker.task.set_exception(PageFailed("closed"))
@@ -386,8 +389,5 @@ class ExtractionPool:
         self._line.clear()
         deadline = time.monotonic() + 10  # idle workers see the end of file and exit
         for worker in workers:
-            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join(timeout=5)
+            worker.reap(max(0.0, deadline - time.monotonic()))
         self._loop = None

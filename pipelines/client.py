@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from pipelines.batch import encode_document
+from pipelines.batch import documents_array
 
 logger = logging.getLogger(__name__)
 
@@ -182,11 +182,9 @@ class ImportClient:
 
         ``encoded`` is each document's JSON when the caller has it already (not encoded again).
         """
-        if encoded is None or len(encoded) != len(documents):
-            encoded = [encode_document(doc) for doc in documents]
-        body = b'{"chatModelId":%s,"documents":[%s]}' % (
+        body = b'{"chatModelId":%s,"documents":%s}' % (
             json.dumps(self.chat_model_id).encode(),
-            b",".join(encoded),
+            documents_array(documents, encoded),
         )
         last: KBError | None = None
         for attempt in range(self.max_retries + 1):

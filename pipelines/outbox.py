@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.batch import encode_document
+from pipelines.batch import documents_array
 
 logger = logging.getLogger(__name__)
 
@@ -71,14 +71,6 @@ class PendingBatch:
             self.encoded = None
             self.pages = {}
 
-    def documents_json(self) -> bytes:
-        """The documents as a JSON array, from their encoded bytes when the batch has them."""
-        docs = self.documents or []
-        encoded = self.encoded
-        if encoded is None or len(encoded) != len(docs):
-            encoded = [encode_document(doc) for doc in docs]
-        return b"[" + b",".join(encoded) + b"]"
-
 
 class Outbox:
     """Pending batches, quarantine and the no-token document files of one site."""
@@ -119,7 +111,8 @@ class Outbox:
             {"pages": batch.pages, "attempts": batch.attempts},
             ensure_ascii=False, separators=(",", ":"),
         ).encode()  # fmt: skip
-        write_atomic(batch.path, b'{"documents":' + batch.documents_json() + b"," + rest[1:])
+        docs = documents_array(batch.documents or [], batch.encoded)
+        write_atomic(batch.path, b'{"documents":' + docs + b"," + rest[1:])
         batch.on_disk = True
 
     def pending_paths(self) -> list[Path]:
