@@ -8,9 +8,12 @@ crawl.
 
 Each worker owns a socket pair with the crawler process, watched by the reactor's own
 event loop (``add_reader``): a page is written to its worker's socket and the result is
-read when it is ready. No helper threads (``concurrent.futures`` uses two, and handing every
-page and result between them cost the reactor process about 0.5 ms a page), and a worker
-that dies or hangs is known by name: only its page fails, and only it is replaced.
+read when it is ready. A busy worker already holds its next page in its socket, so it never
+waits for the reactor to come round between pages. Those writes never block: a 10 MB page
+does not fit a socket's buffer, and the rest is written as the worker reads. No helper
+threads (``concurrent.futures`` uses two, and handing every page and result between them
+cost the reactor process about 0.5 ms a page), and a worker that dies or hangs is known by
+name: only its page fails, and only it is replaced.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import multiprocessing
 import os
 import pickle
 import signal
+import socket
+import struct
 import sys
 import time
 from collections import deque
@@ -124,25 +129,43 @@ class _WorkerGone(Exception):
     """The worker died with the page: the page, or something else (a kill, the OOM killer)."""
 
 
+_Entry = tuple[bytes, "asyncio.Future[Any]"]  # a pickled page and who awaits its result
+
+
+def _framed(payload: bytes) -> bytes:
+    """``payload`` as :meth:`Connection.recv_bytes` reads it (a 4-byte length, or -1 and 8)."""
+    if len(payload) > 0x7FFFFFFF:
+        return struct.pack("!iQ", -1, len(payload)) + payload
+    return struct.pack("!i", len(payload)) + payload
+
+
 class _Worker:
-    """One worker process, the crawler's end of its socket, and the page it works on."""
+    """One worker process, the crawler's end of its socket, and the pages it holds."""
 
     def __init__(self, process: multiprocessing.process.BaseProcess, conn: Connection):
         self.process = process
-        self.conn = conn
+        self.conn = conn  # results are read with it (a whole message at a time)
         self.fd = conn.fileno()
+        # Pages are written through a duplicate, with MSG_DONTWAIT: never a blocking write.
+        self.sock = socket.socket(fileno=os.dup(self.fd))
         self.ready = False  # warmed up
         self.alive = True
-        self.task: asyncio.Future[Any] | None = None
+        self.task: asyncio.Future[Any] | None = None  # the page it works on
+        self.queued: _Entry | None = None  # its next page, written behind that one
+        self.unsent: deque[memoryview] = deque()  # what its socket could not take yet
+        self.writing = False  # the event loop watches its socket for room to write the rest
         self.timer: asyncio.TimerHandle | None = None  # KB_EXTRACT_TIMEOUT for its page
 
     def detach(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        """No more pages, timers or reads for this worker; its socket is closed."""
+        """No more pages, timers, reads or writes for this worker; its socket is closed."""
         self.alive = False
         if self.timer is not None:
             self.timer.cancel()
         if loop is not None and not loop.is_closed():
             loop.remove_reader(self.fd)
+            loop.remove_writer(self.fd)
+        self.unsent.clear()
+        self.sock.close()
         self.conn.close()
 
     def reap(self, timeout: float) -> None:
@@ -162,9 +185,11 @@ class ExtractionPool:
     extraction libraries, where ``fork`` copies the whole crawler into each one (every
     worker's RSS then counts the crawler's memory again).
 
-    A page goes to a free worker at once, or waits in line; the moment a worker's result
-    is read, the next page in line is written to it, in the same callback (a worker
-    waiting for the reactor to come round is a core doing nothing).
+    A page goes to a free worker at once, or waits in line. A busy worker is given its next
+    page at once, behind the one it works on: it reads it the moment it has written its
+    result, without waiting for the reactor to come round (a worker waiting is a core doing
+    nothing). A page that waits behind a slow one waits at most KB_EXTRACT_TIMEOUT, then
+    goes back in line.
     """
 
     def __init__(
@@ -185,7 +210,7 @@ class ExtractionPool:
         self.func = func  # a module-level (picklable) function; tests pass their own
         # Pages in the pool: being extracted, or waiting in line for a free worker.
         self._slots = asyncio.Semaphore(max_pending or 4 * self.workers)
-        self._line: deque[tuple[bytes, asyncio.Future[Any]]] = deque()
+        self._line: deque[_Entry] = deque()
         self._pool: list[_Worker] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -218,7 +243,9 @@ class ExtractionPool:
         conn, child = context.Pipe(duplex=True)
         # Only a forked worker has copies of the crawler's descriptors.
         inherited = (
-            [w.fd for w in self._pool] + [conn.fileno()] if self.start_method == "fork" else []
+            [fd for w in self._pool for fd in (w.fd, w.sock.fileno())] + [conn.fileno()]
+            if self.start_method == "fork"
+            else []
         )
         process = context.Process(
             target=_worker_main,
@@ -280,33 +307,55 @@ class ExtractionPool:
             raise PageFailed("worker_crash")
 
     def _dispatch(self) -> None:
-        """Give the pages in line to the free workers."""
-        for worker in list(self._pool):  # a worker found dead here is replaced in the list
-            if not self._line:
-                return
-            if worker.ready and worker.alive and worker.task is None:
-                self._send(worker)
+        """Give the pages in line to the free workers, then one more to each busy one."""
+        for prefetch in (False, True):
+            for worker in list(self._pool):  # a worker found dead here is replaced in the list
+                if not self._line:
+                    return
+                if worker.ready and worker.alive and (worker.task is None or prefetch):
+                    self._fill(worker)
 
-    def _send(self, worker: _Worker) -> None:
-        """Write the next page in line (still wanted) to a free worker."""
+    def _fill(self, worker: _Worker) -> None:
+        """Write pages in line (still wanted) to a worker: its current one and its next."""
         assert self._loop is not None
-        while self._line:
-            payload, future = self._line.popleft()
+        while self._line and worker.alive and (worker.task is None or worker.queued is None):
+            payload, future = entry = self._line.popleft()
             if future.done():
                 continue  # cancelled while in line
+            if worker.task is None:
+                worker.task = future
+                worker.timer = self._loop.call_later(self.timeout, self._expired, worker)
+            else:
+                worker.queued = entry
+            worker.unsent.append(memoryview(_framed(payload)))
+            self._write(worker)
+
+    def _write(self, worker: _Worker) -> None:
+        """Write what the worker's socket takes now; the event loop calls again for the rest."""
+        assert self._loop is not None
+        while worker.unsent:
+            chunk = worker.unsent[0]
             try:
-                # The worker waits in recv: it takes the page as fast as it is written.
-                worker.conn.send_bytes(payload)
+                sent = worker.sock.send(chunk, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
             except OSError:
-                self._line.appendleft((payload, future))
                 self._lost(worker)
                 return
-            worker.task = future
-            worker.timer = self._loop.call_later(self.timeout, self._expired, worker)
-            return
+            if sent < len(chunk):
+                worker.unsent[0] = chunk[sent:]
+                if not worker.writing:
+                    worker.writing = True
+                    self._loop.add_writer(worker.fd, self._write, worker)
+                return
+            worker.unsent.popleft()
+        if worker.writing:  # (each add or remove is a system call: only when it changes)
+            worker.writing = False
+            self._loop.remove_writer(worker.fd)
 
     def _readable(self, worker: _Worker) -> None:
         """A worker wrote: it is ready, or a page's result is complete, or it died."""
+        assert self._loop is not None
         try:
             data = worker.conn.recv_bytes()
         except (EOFError, OSError):
@@ -325,7 +374,11 @@ class ExtractionPool:
                 task.set_result(pickle.loads(data))
             except Exception:
                 task.set_exception(PageFailed("error"))
-        self._send(worker)
+        if worker.queued is not None:  # already in its socket: it works on it now
+            worker.task = worker.queued[1]
+            worker.queued = None
+            worker.timer = self._loop.call_later(self.timeout, self._expired, worker)
+        self._fill(worker)
 
     def _expired(self, worker: _Worker) -> None:
         """A page took longer than KB_EXTRACT_TIMEOUT: it fails, its worker is replaced."""
@@ -336,7 +389,10 @@ class ExtractionPool:
         self._lost(worker, kill=True)
 
     def _lost(self, worker: _Worker, kill: bool = False) -> None:
-        """Retire a worker that died (or is killed here): its page fails, a new one starts."""
+        """Retire a worker that died (or is killed here): its page fails, a new one starts.
+
+        Its next page, never started, goes back to the front of the line.
+        """
         if not worker.alive:
             return
         worker.detach(self._loop)
@@ -347,12 +403,16 @@ class ExtractionPool:
         task, worker.task = worker.task, None
         if task is not None and not task.done():
             task.set_exception(_WorkerGone())
+        if worker.queued is not None:
+            self._line.appendleft(worker.queued)
+            worker.queued = None
         self._pool.remove(worker)
         if not worker.ready:
             self._failed_starts += 1
         if self._closed or self._check_broken():
             return
         self._spawn()
+        self._dispatch()
 
     def _check_broken(self, no_worker_left: bool = False) -> bool:
         """Fail every page at once, rather than respawn forever or leave pages waiting, when
@@ -378,8 +438,10 @@ class ExtractionPool:
         for worker in workers:
             worker.detach(self._loop)
             busy = worker.task is not None or not worker.ready
-            if worker.task is not None and not worker.task.done():
-                worker.task.set_exception(PageFailed("closed"))
+            pages = [worker.task, worker.queued[1] if worker.queued else None]
+            for future in pages:
+                if future is not None and not future.done():
+                    future.set_exception(PageFailed("closed"))
             if busy:  # its page is given up: no need to wait for it
                 with contextlib.suppress(Exception):
                     worker.process.kill()

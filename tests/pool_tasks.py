@@ -25,3 +25,11 @@ def behave(value: str) -> dict[str, Any]:
     if value == "boom":
         raise RuntimeError("bad page")
     return echo(value)
+
+
+def gated_size(gate: str, padding: str) -> dict[str, Any]:
+    """Waits (at most 30 s) until ``gate`` exists, then says how much it was sent."""
+    deadline = time.monotonic() + 30
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return {"size": len(padding), "pid": os.getpid()}

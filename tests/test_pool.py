@@ -21,17 +21,17 @@ def _run(coro):
     return asyncio.run(coro)
 
 
-def _outcomes(pool: ExtractionPool, pages: int) -> list[Any]:
-    """Each page's failure reason (or result), within a minute: a page must never hang."""
+def _outcomes(pool: ExtractionPool, values: list[str]) -> list[Any]:
+    """Each page's failure reason (or value), within a minute: a page must never hang."""
 
     async def main() -> list[Any]:
         try:
-            runs = (pool.run(str(i)) for i in range(pages))
+            runs = (pool.run(value) for value in values)
             return await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 60)
         finally:
             pool.close()
 
-    return [getattr(r, "reason", r) for r in _run(main())]
+    return [r.reason if isinstance(r, PageFailed) else r["value"] for r in _run(main())]
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver", "fork"])
@@ -161,7 +161,7 @@ def test_workers_that_cannot_start_fail_every_page_not_the_crawl(
     vanishing.__module__ = pool_tasks.__name__
     monkeypatch.setattr(pool_tasks, "vanishing", vanishing, raising=False)
 
-    assert _outcomes(ExtractionPool(2, func=vanishing), 5) == ["worker_crash"] * 5
+    assert _outcomes(ExtractionPool(2, func=vanishing), list("abcde")) == ["worker_crash"] * 5
 
 
 def _running(pid: int) -> bool:
@@ -203,7 +203,7 @@ def test_pages_fail_rather_than_wait_when_no_worker_can_start(
 
     monkeypatch.setattr(ExtractionPool, "_start_worker", no_process)
 
-    assert _outcomes(ExtractionPool(2, func=behave), 3) == ["worker_crash"] * 3
+    assert _outcomes(ExtractionPool(2, func=behave), list("abc")) == ["worker_crash"] * 3
 
 
 def test_a_closed_pool_fails_pages_and_starts_no_workers() -> None:
@@ -218,3 +218,43 @@ def test_a_closed_pool_fails_pages_and_starts_no_workers() -> None:
     first, reason, workers = _run(main())
     assert first["value"] == "a"
     assert (reason, workers) == ("closed", 0)
+
+
+def test_big_pages_queued_behind_a_busy_worker_never_block_the_reactor(tmp_path) -> None:
+    """A busy worker is handed its next pages at once; 8 MB does not fit a socket buffer,
+    so a blocking write would freeze the event loop until the worker read it. Here the
+    gate that lets the worker go on is opened by the event loop itself: were it frozen,
+    the pages would only finish after their own 30 s wait."""
+    gate = tmp_path / "gate"
+    sizes = [8_000_000 + i for i in range(4)]
+
+    async def main() -> tuple[list[dict], tuple[bool, bool], float]:
+        pool = ExtractionPool(1, func=pool_tasks.gated_size)
+        warm = tmp_path / "open"
+        warm.touch()
+        try:
+            await pool.run(str(warm), "")  # the worker is up: what follows is the pages only
+            start = time.monotonic()
+            runs = [asyncio.ensure_future(pool.run(str(gate), "x" * n)) for n in sizes]
+            await asyncio.sleep(0.5)  # all four handed out: two to the worker, two in line
+            held = (pool._pool[0].task is not None, pool._pool[0].queued is not None)
+            gate.touch()
+            results = await asyncio.wait_for(asyncio.gather(*runs), 60)
+            return results, held, time.monotonic() - start
+        finally:
+            pool.close()
+
+    results, held, took = _run(main())
+    assert held == (True, True)
+    assert [r["size"] for r in results] == sizes  # partial writes framed right, in order
+    assert took < 15
+
+
+def test_pages_behind_a_crashing_page_are_not_lost() -> None:
+    """A page already written behind the one that kills its worker goes back in line."""
+    assert _outcomes(ExtractionPool(1, func=behave), ["crash", "a", "b", "c"]) == [
+        "worker_crash",
+        "a",
+        "b",
+        "c",
+    ]
