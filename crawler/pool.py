@@ -132,11 +132,9 @@ class _WorkerGone(Exception):
 _Entry = tuple[bytes, "asyncio.Future[Any]"]  # a pickled page and who awaits its result
 
 
-def _framed(payload: bytes) -> bytes:
-    """``payload`` as :meth:`Connection.recv_bytes` reads it (a 4-byte length, or -1 and 8)."""
-    if len(payload) > 0x7FFFFFFF:
-        return struct.pack("!iQ", -1, len(payload)) + payload
-    return struct.pack("!i", len(payload)) + payload
+def _header(size: int) -> bytes:
+    """The length :meth:`Connection.recv_bytes` reads before a message (4 bytes, or -1 and 8)."""
+    return struct.pack("!iQ", -1, size) if size > 0x7FFFFFFF else struct.pack("!i", size)
 
 
 class _Worker:
@@ -148,11 +146,15 @@ class _Worker:
         self.fd = conn.fileno()
         # Pages are written through a duplicate, with MSG_DONTWAIT: never a blocking write.
         self.sock = socket.socket(fileno=os.dup(self.fd))
+        # (a default timeout set by any library would make the shared socket non-blocking,
+        # and ``conn`` reads whole results with blocking reads)
+        self.sock.settimeout(None)
         self.ready = False  # warmed up
         self.alive = True
         self.task: asyncio.Future[Any] | None = None  # the page it works on
         self.queued: _Entry | None = None  # its next page, written behind that one
-        self.unsent: deque[memoryview] = deque()  # what its socket could not take yet
+        # What its socket could not take yet, and whose page it is.
+        self.unsent: deque[tuple[memoryview, _Entry]] = deque()
         self.writing = False  # the event loop watches its socket for room to write the rest
         self.timer: asyncio.TimerHandle | None = None  # KB_EXTRACT_TIMEOUT for its page
 
@@ -267,7 +269,13 @@ class ExtractionPool:
             raise
         finally:
             child.close()
-        worker = _Worker(process, conn)
+        try:
+            worker = _Worker(process, conn)  # dups the socket: no descriptor left, maybe
+        except OSError:
+            process.kill()
+            process.join(5)
+            conn.close()
+            raise
         self._pool.append(worker)
         self._loop.add_reader(worker.fd, self._readable, worker)
         # A worker stuck warming up (an import that hangs) is replaced like a hung page.
@@ -307,18 +315,23 @@ class ExtractionPool:
             raise PageFailed("worker_crash")
 
     def _dispatch(self) -> None:
-        """Give the pages in line to the free workers, then one more to each busy one."""
+        """Give the pages in line to the free workers; with pages to spare, one more to each
+        busy worker, written behind its current page (it will not wait for us between the two).
+        Spare means a page for every worker: a page written behind a slow one waits for it, so
+        it is done only when no worker would be left without one."""
         for prefetch in (False, True):
             for worker in list(self._pool):  # a worker found dead here is replaced in the list
-                if not self._line:
-                    return
-                if worker.ready and worker.alive and (worker.task is None or prefetch):
-                    self._fill(worker)
+                if len(self._line) < (self.workers if prefetch else 1):
+                    break
+                if not (worker.ready and worker.alive):
+                    continue
+                if worker.task is None or (prefetch and worker.queued is None):
+                    self._give(worker)
 
-    def _fill(self, worker: _Worker) -> None:
-        """Write pages in line (still wanted) to a worker: its current one and its next."""
+    def _give(self, worker: _Worker) -> None:
+        """Write the next page in line (still wanted) to a worker: its current or its next."""
         assert self._loop is not None
-        while self._line and worker.alive and (worker.task is None or worker.queued is None):
+        while self._line:
             payload, future = entry = self._line.popleft()
             if future.done():
                 continue  # cancelled while in line
@@ -327,14 +340,16 @@ class ExtractionPool:
                 worker.timer = self._loop.call_later(self.timeout, self._expired, worker)
             else:
                 worker.queued = entry
-            worker.unsent.append(memoryview(_framed(payload)))
+            worker.unsent.append((memoryview(_header(len(payload))), entry))
+            worker.unsent.append((memoryview(payload), entry))
             self._write(worker)
+            return
 
     def _write(self, worker: _Worker) -> None:
         """Write what the worker's socket takes now; the event loop calls again for the rest."""
         assert self._loop is not None
         while worker.unsent:
-            chunk = worker.unsent[0]
+            chunk, entry = worker.unsent[0]
             try:
                 sent = worker.sock.send(chunk, socket.MSG_DONTWAIT)
             except BlockingIOError:
@@ -343,7 +358,7 @@ class ExtractionPool:
                 self._lost(worker)
                 return
             if sent < len(chunk):
-                worker.unsent[0] = chunk[sent:]
+                worker.unsent[0] = (chunk[sent:], entry)
                 if not worker.writing:
                     worker.writing = True
                     self._loop.add_writer(worker.fd, self._write, worker)
@@ -378,7 +393,7 @@ class ExtractionPool:
             worker.task = worker.queued[1]
             worker.queued = None
             worker.timer = self._loop.call_later(self.timeout, self._expired, worker)
-        self._fill(worker)
+        self._dispatch()
 
     def _expired(self, worker: _Worker) -> None:
         """A page took longer than KB_EXTRACT_TIMEOUT: it fails, its worker is replaced."""
@@ -391,21 +406,24 @@ class ExtractionPool:
     def _lost(self, worker: _Worker, kill: bool = False) -> None:
         """Retire a worker that died (or is killed here): its page fails, a new one starts.
 
-        Its next page, never started, goes back to the front of the line.
+        A page it never started (its next page, or one not wholly written to it: it was dead
+        already) goes back to the front of the line, and that does not count as a try.
         """
         if not worker.alive:
             return
+        unstarted = [entry for _, entry in worker.unsent]
         worker.detach(self._loop)
         if kill:
             with contextlib.suppress(Exception):
                 worker.process.kill()
         worker.reap(5)  # it is dead or dying
         task, worker.task = worker.task, None
-        if task is not None and not task.done():
+        current = next((e for e in unstarted if task is not None and e[1] is task), None)
+        if current is None and task is not None and not task.done():
             task.set_exception(_WorkerGone())
-        if worker.queued is not None:
-            self._line.appendleft(worker.queued)
-            worker.queued = None
+        back = [entry for entry in (current, worker.queued) if entry is not None]
+        worker.queued = None
+        self._line.extendleft(reversed(back))
         self._pool.remove(worker)
         if not worker.ready:
             self._failed_starts += 1

@@ -33,3 +33,16 @@ def gated_size(gate: str, padding: str) -> dict[str, Any]:
     while not os.path.exists(gate) and time.monotonic() < deadline:
         time.sleep(0.01)
     return {"size": len(padding), "pid": os.getpid()}
+
+
+def crash_once(flag: str, value: str) -> dict[str, Any]:
+    """Kills its worker the first time (it leaves ``flag``), works the second."""
+    if not os.path.exists(flag):
+        open(flag, "w").close()
+        os._exit(1)
+    return echo(value)
+
+
+def sized(size: int) -> dict[str, Any]:
+    """A result of ``size`` characters (bigger than a socket buffer: read in many parts)."""
+    return {"value": "x" * size, "pid": os.getpid()}

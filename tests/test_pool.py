@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from crawler import pool as pool_module
 from crawler.pool import ExtractionPool, PageFailed
 from tests import pool_tasks
 from tests.pool_tasks import behave
@@ -206,6 +209,22 @@ def test_pages_fail_rather_than_wait_when_no_worker_can_start(
     assert _outcomes(ExtractionPool(2, func=behave), list("abc")) == ["worker_crash"] * 3
 
 
+def test_a_worker_started_without_a_descriptor_left_is_not_left_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker's process is up, but its socket cannot be duplicated (EMFILE)."""
+    started: list[Any] = []
+
+    def no_descriptor(self: Any, process: Any, conn: Any) -> None:
+        started.append(process)
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(pool_module._Worker, "__init__", no_descriptor)
+
+    assert _outcomes(ExtractionPool(2, func=behave), list("abc")) == ["worker_crash"] * 3
+    assert started and not [p for p in started if p.is_alive()]
+
+
 def test_a_closed_pool_fails_pages_and_starts_no_workers() -> None:
     async def main() -> tuple[dict, Any, int]:
         pool = ExtractionPool(1, func=behave)
@@ -258,3 +277,76 @@ def test_pages_behind_a_crashing_page_are_not_lost() -> None:
         "b",
         "c",
     ]
+
+
+def _all_ready(pool: ExtractionPool) -> bool:
+    return len(pool._pool) == pool.workers and all(w.ready for w in pool._pool)
+
+
+def test_a_worker_gets_a_next_page_only_when_no_worker_is_left_without_one(tmp_path) -> None:
+    """At start, pages waiting for the workers go one to each (not two to the first one
+    ready), and a page does not queue behind a slow one while another worker can take it."""
+    gate = tmp_path / "gate"
+
+    async def main() -> tuple[set[int], dict, dict, bool]:
+        pool = ExtractionPool(2, func=behave)
+        try:
+            first = [asyncio.ensure_future(pool.run(f"gate:{gate}")) for _ in range(2)]
+            while not _all_ready(pool):
+                await asyncio.sleep(0.05)
+            gate.touch()
+            pids = {r["pid"] for r in await asyncio.gather(*first)}
+            gate.unlink()
+            slow = asyncio.ensure_future(pool.run(f"gate:{gate}"))
+            await asyncio.sleep(0.2)
+            fast, after = await asyncio.gather(pool.run("fast"), pool.run("after"))
+            still_slow = not slow.done()
+            gate.touch()
+            await slow
+            return pids, fast, after, still_slow
+        finally:
+            pool.close()
+
+    pids, fast, after, still_slow = _run(main())
+    assert len(pids) == 2
+    assert still_slow and fast["pid"] == after["pid"]  # both on the free worker
+
+
+def test_a_page_written_to_a_worker_already_dead_is_not_charged_a_try(tmp_path) -> None:
+    """An idle worker is killed (the OOM killer); the next page is written to it before the
+    event loop has seen it go. That page then gets its two tries elsewhere: here the first
+    one kills its worker, the second works."""
+    flag = tmp_path / "flag"
+    warm = tmp_path / "warm"
+    warm.touch()
+
+    async def main() -> dict:
+        pool = ExtractionPool(1, func=pool_tasks.crash_once)
+        try:
+            await pool.run(str(warm), "warm")
+            os.kill(pool._pool[0].process.pid, signal.SIGKILL)
+            time.sleep(0.5)  # dead, and the event loop has not looked yet
+            return await pool.run(str(flag), "page")
+        finally:
+            pool.close()
+
+    assert _run(main())["value"] == "page"
+
+
+def test_results_bigger_than_a_socket_buffer_with_a_default_socket_timeout() -> None:
+    """A library may call socket.setdefaulttimeout(); results must still be read whole."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(5)
+    try:
+
+        async def main() -> list[dict]:
+            pool = ExtractionPool(2, func=pool_tasks.sized)
+            try:
+                return await asyncio.gather(*(pool.run(20_000_000) for _ in range(3)))
+            finally:
+                pool.close()
+
+        results = _run(main())
+    finally:
+        socket.setdefaulttimeout(previous)
+    assert [len(r["value"]) for r in results] == [20_000_000] * 3
