@@ -8,12 +8,12 @@ crawl.
 
 Each worker owns a socket pair with the crawler process, watched by the reactor's own
 event loop (``add_reader``): a page is written to its worker's socket and the result is
-read when it is ready. A busy worker already holds its next page in its socket, so it never
-waits for the reactor to come round between pages. Those writes never block: a 10 MB page
-does not fit a socket's buffer, and the rest is written as the worker reads. No helper
-threads (``concurrent.futures`` uses two, and handing every page and result between them
-cost the reactor process about 0.5 ms a page), and a worker that dies or hangs is known by
-name: only its page fails, and only it is replaced.
+read when it is ready. While pages wait, a busy worker already holds its next page in its
+socket, so it does not wait for the reactor to come round between pages. Those writes
+never block: a 10 MB page does not fit a socket's buffer, and the rest is written as the
+worker reads. No helper threads (``concurrent.futures`` uses two, and handing every page
+and result between them cost the reactor process about 0.5 ms a page), and a worker that
+dies or hangs is known by name: only its page fails, and only it is replaced.
 """
 
 from __future__ import annotations
@@ -187,11 +187,10 @@ class ExtractionPool:
     extraction libraries, where ``fork`` copies the whole crawler into each one (every
     worker's RSS then counts the crawler's memory again).
 
-    A page goes to a free worker at once, or waits in line. A busy worker is given its next
-    page at once, behind the one it works on: it reads it the moment it has written its
-    result, without waiting for the reactor to come round (a worker waiting is a core doing
-    nothing). A page that waits behind a slow one waits at most KB_EXTRACT_TIMEOUT, then
-    goes back in line.
+    A page goes to a free worker at once, or waits in line. While pages wait (one for every
+    worker), a busy worker is also given its next page, behind the one it works on: it reads
+    it the moment it has written its result, without waiting for the reactor to come round
+    (a worker waiting is a core doing nothing). See :meth:`_dispatch`.
     """
 
     def __init__(

@@ -46,8 +46,6 @@ def test_pages_run_in_worker_processes(start_method: str) -> None:
         finally:
             pool.close()
 
-    import os
-
     results = _run(main())
     assert [r["value"] for r in results] == [str(i) for i in range(8)]
     assert all(r["pid"] != os.getpid() for r in results)
@@ -94,7 +92,6 @@ def test_back_pressure_bounds_pages_waiting(tmp_path) -> None:
 
 
 def test_inline_mode_runs_in_this_process() -> None:
-    import os
 
     async def main() -> dict:
         return await ExtractionPool(1, inline=True, func=behave).run("x")
@@ -104,8 +101,6 @@ def test_inline_mode_runs_in_this_process() -> None:
 
 def test_crawler_process_does_not_load_the_extraction_libraries() -> None:
     """Only the workers need trafilatura and langdetect's profiles (~60 MB)."""
-    import subprocess
-    import sys
 
     code = (
         "import sys, settings, crawler.spiders.site, crawler.commands.crawl, "
