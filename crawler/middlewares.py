@@ -18,7 +18,23 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.robotstxt import RobotParser
 
+    from crawler.config import SiteConfig
+
 logger = logging.getLogger(__name__)
+
+
+def private_host_refused(host: str, site: SiteConfig | None) -> bool:
+    """True for a loopback/private address the site file does not name (never fetched).
+
+    Named means: in ``allowed_domains`` (or the entry points' hosts), ``start_urls`` or
+    ``sitemap_urls``. Public hosts are never refused here.
+    """
+    if not is_private_host(host):
+        return False
+    named = set(site.domains) if site is not None else set()
+    if site is not None:
+        named.update(host_of(u) for u in [*site.start_urls, *site.sitemap_urls])
+    return host not in named
 
 
 class HostGuardMiddleware:
@@ -37,13 +53,7 @@ class HostGuardMiddleware:
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         host = host_of(request.url)
-        if not is_private_host(host):
-            return
-        site = getattr(self.crawler.spider, "site", None)
-        named = set(site.domains) if site is not None else set()
-        if site is not None:
-            named.update(host_of(u) for u in [*site.start_urls, *site.sitemap_urls])
-        if host not in named:
+        if private_host_refused(host, getattr(self.crawler.spider, "site", None)):
             self.crawler.stats.inc_value("discovery/private_host_blocked")
             logger.info("Refusing private address not named in the site file: %s", host)
             raise IgnoreRequest(f"private host {host}")

@@ -1,0 +1,68 @@
+"""``scrapy kb-explain <site> <url>``: would this URL be crawled and delivered, and if not, why.
+
+Rule by rule (see :mod:`crawler.explain`), then what the last runs recorded, then the
+document(s) the page gives today (fetched once, politely). ``--json`` for scripts.
+Exit status 0 when the URL was explained (whatever the verdict), 2 for a usage mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from crawler.config import ConfigError
+from crawler.explain import explain_url, render_text
+from crawler.sitecommands import EXIT_USAGE, outbox_dir, site_spider, state_dir
+
+if TYPE_CHECKING:
+    import argparse
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+
+    def syntax(self) -> str:
+        return "[options] <site> <url>"
+
+    def short_desc(self) -> str:
+        return "Explain, rule by rule, whether and why a URL is (not) in the knowledge base"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        group = parser.add_argument_group(title="kb-explain options")
+        group.add_argument("--json", action="store_true", help="print the explanation as JSON")
+        group.add_argument(
+            "--no-fetch", action="store_true", help="only the rules that need no request"
+        )
+        group.add_argument(
+            "-a", dest="spargs", action="append", default=[], metavar="NAME=VALUE",
+            help="spider argument, e.g. -a config=PATH with the 'site' spider",
+        )  # fmt: skip
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 2:
+            raise UsageError("give a site and a URL: scrapy kb-explain <site> <url>")
+        name, url = args
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"{url!r} is not an http(s) URL", print_help=False)
+        spargs = dict(a.partition("=")[::2] for a in opts.spargs)
+        assert self.settings is not None
+        try:
+            spider = site_spider(self.settings, name, spargs.get("config"))
+        except ConfigError as exc:
+            print(f"kbcrawler: bad site file: {exc}", file=sys.stderr)
+            self.exitcode = EXIT_USAGE
+            return
+        explanation = explain_url(
+            spider, self.settings, url, state_dir(self.settings), outbox_dir(self.settings),
+            fetch=not opts.no_fetch,
+        )  # fmt: skip
+        if opts.json:
+            print(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            print(render_text(explanation))

@@ -1,0 +1,35 @@
+"""Where ``KB_STATE_DIR`` and ``KB_OUTBOX`` live: never wherever the shell happened to be.
+
+A relative path is resolved against the project root, the folder holding the
+``scrapy.cfg`` Scrapy itself found (:func:`scrapy.utils.conf.closest_scrapy_cfg`), so
+``scrapy crawl`` from a subfolder uses the same sync state and outbox as from the root.
+Without a ``scrapy.cfg`` (scrapyd runs a deployed egg from its own working directory),
+a relative path stays relative to the working directory, and the crawl warns about it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from scrapy.utils.conf import closest_scrapy_cfg
+
+PATH_SETTINGS = ("KB_STATE_DIR", "KB_OUTBOX")
+
+
+def project_root() -> Path | None:
+    """The folder of the closest ``scrapy.cfg`` above the working directory, or None."""
+    cfg = closest_scrapy_cfg()
+    return Path(cfg).resolve().parent if cfg else None
+
+
+def resolve_path(value: str | os.PathLike[str], root: Path | None = None) -> Path:
+    """``value`` as an absolute path: ``~`` expanded, relative ones under the project root.
+
+    ``root`` defaults to :func:`project_root`; without one, the working directory.
+    """
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    base = root if root is not None else project_root()
+    return (base or Path.cwd()) / path
