@@ -23,6 +23,17 @@ if TYPE_CHECKING:
 EXIT_USAGE = 2
 
 
+class UnknownSite(ConfigError):
+    """No spider of that name (no ``settings/sites/<name>.yaml``)."""
+
+
+def config_error_line(exc: ConfigError) -> str:
+    """The one line a command prints for a bad or unknown site (as ``scrapy crawl`` does)."""
+    if isinstance(exc, UnknownSite):
+        return f"kbcrawler: {exc}"
+    return f"kbcrawler: bad site file: {exc}"
+
+
 def site_spider(settings: BaseSettings, name: str, config: str | None = None) -> SiteSpider:
     """The spider ``scrapy crawl <name>`` would run (its rules, no crawler attached).
 
@@ -31,7 +42,7 @@ def site_spider(settings: BaseSettings, name: str, config: str | None = None) ->
     """
     loader = load_object(settings["SPIDER_LOADER_CLASS"]).from_settings(settings.frozencopy())
     if name not in loader.list():
-        raise ConfigError(
+        raise UnknownSite(
             f"no site named {name!r} (`scrapy list` shows the sites; or use: site -a config=PATH)"
         )
     spidercls = loader.load(name)

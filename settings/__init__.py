@@ -112,3 +112,6 @@ KB_GONE_AFTER_RUNS = 2  # a page missed in this many complete runs is reported g
 KB_SHRINK_RATIO = 0.5  # a run reaching less than this share of the last good one fails
 KB_MAX_ERROR_SHARE = 0.3  # share of 403/429/5xx answers that fails the run
 KB_LOCK_STALE_SECONDS = 6 * 3600  # a lock whose process is gone is always stale
+
+# Operator commands and progress.
+KB_CHECK_MAX_SITEMAPS = 100  # sitemap files `kb-check --live` reads at most per site

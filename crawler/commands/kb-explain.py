@@ -16,7 +16,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError
 from crawler.explain import explain_url, render_text
-from crawler.sitecommands import EXIT_USAGE, outbox_dir, site_spider, state_dir
+from crawler.sitecommands import EXIT_USAGE, config_error_line, outbox_dir, site_spider, state_dir
 
 if TYPE_CHECKING:
     import argparse
@@ -55,7 +55,7 @@ class Command(ScrapyCommand):
         try:
             spider = site_spider(self.settings, name, spargs.get("config"))
         except ConfigError as exc:
-            print(f"kbcrawler: bad site file: {exc}", file=sys.stderr)
+            print(config_error_line(exc), file=sys.stderr)
             self.exitcode = EXIT_USAGE
             return
         explanation = explain_url(

@@ -1,0 +1,228 @@
+"""``scrapy kb-check --live``: what a full run of a site would meet, before running it.
+
+robots.txt and the sitemaps are fetched with the crawl's politeness and size limits
+(:class:`crawler.sitefetch.PoliteFetcher`), read with Scrapy's own sitemap and robots.txt
+parsers, and filtered with the spider's own rules (``url_wanted``) and the same limits as
+the crawl (index depth, entries per file, decompressed size).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from scrapy.robotstxt import ProtegoRobotParser
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded
+from scrapy.utils.gz import gunzip, gzip_magic_number
+from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+
+from crawler.sitefetch import FetchError, PoliteFetcher
+from crawler.spiders.site import MAX_SITEMAP_DEPTH, MAX_SITEMAP_ENTRIES
+from crawler.urls import host_allowed, host_of, normalize_url
+
+if TYPE_CHECKING:
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+
+    from crawler.spiders.site import SiteSpider
+
+SAMPLE = 5
+
+
+@dataclass
+class LiveReport:
+    """What ``kb-check --live`` found for one site (counts, samples, problems, estimate)."""
+
+    robots: list[str] = field(default_factory=list)  # one line per host / start URL
+    problems: list[str] = field(default_factory=list)  # findings that make the check fail
+    notes: list[str] = field(default_factory=list)
+    sitemaps_read: int = 0
+    listed: int = 0
+    kept: list[str] = field(default_factory=list)
+    dropped: int = 0
+    dropped_sample: list[str] = field(default_factory=list)
+    disallowed: int = 0
+    requests: int = 0
+    estimate: dict[str, float] = field(default_factory=dict)
+
+
+def sitemap_body(response: Response, max_size: int) -> bytes | None:
+    """A sitemap's XML, gunzipped within ``max_size`` bytes; None when it is not one."""
+    body = response.body
+    if gzip_magic_number(response):
+        try:
+            body = gunzip(body, max_size=max_size)
+        except (_DecompressionMaxSizeExceeded, OSError, EOFError):
+            return None
+    head = body[:2048].lstrip().lower()
+    return body if b"<urlset" in head or b"<sitemapindex" in head else None
+
+
+def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) -> LiveReport:
+    """Fetch robots.txt and the sitemaps of ``spider``'s site; at most ``max_sitemaps`` files."""
+    site = spider.site
+    report = LiveReport()
+    obey = settings.getbool("ROBOTSTXT_OBEY")
+    parsers: dict[str, ProtegoRobotParser | None] = {}
+    with PoliteFetcher(settings, site) as fetcher:
+        agent = fetcher.user_agent
+
+        def robots_of(url: str) -> ProtegoRobotParser | None:
+            parts = urlsplit(url)
+            base = f"{parts.scheme}://{parts.netloc}"
+            if base not in parsers:
+                parsers[base] = None
+                try:
+                    response, _ = fetcher.get(f"{base}/robots.txt")
+                except FetchError as exc:
+                    report.robots.append(f"{base}/robots.txt: not fetched ({exc})")
+                    return None
+                if response.status >= 400:
+                    report.robots.append(f"{base}/robots.txt: HTTP {response.status} (all allowed)")
+                    return None
+                parser = ProtegoRobotParser(response.body, None)
+                delay = parser.crawl_delay(agent)
+                if delay:
+                    fetcher.host_delay(host_of(url), delay)
+                found = sitemap_urls_from_robots(response.body, base_url=response.url)
+                report.robots.append(
+                    f"{base}/robots.txt: HTTP {response.status}, "
+                    f"Crawl-delay {f'{delay:g}s' if delay else 'none'}, "
+                    f"{len(list(found))} sitemap(s) listed"
+                )
+                parsers[base] = parser
+            return parsers[base]
+
+        for url in site.start_urls:
+            parser = robots_of(url)
+            allowed = parser is None or not obey or parser.allowed(url, agent)
+            report.robots.append(f"  {'allowed   ' if allowed else 'DISALLOWED'} {url}")
+            if not allowed:
+                report.problems.append(f"robots.txt disallows the start URL {url}")
+
+        queue: list[tuple[str, int]] = [(u, 0) for u in site.sitemap_urls]
+        if not site.sitemap_urls:
+            for url in site.start_urls:
+                parts = urlsplit(url)
+                queue.append((f"{parts.scheme}://{parts.netloc}/robots.txt", 0))
+        seen: set[str] = set()
+        kept: dict[str, None] = {}
+        max_size = settings.getint("DOWNLOAD_MAXSIZE")
+        while queue:
+            url, level = queue.pop(0)
+            if url in seen:
+                continue
+            seen.add(url)
+            if report.sitemaps_read >= max_sitemaps:
+                report.notes.append(
+                    f"stopped after {max_sitemaps} sitemap files (KB_CHECK_MAX_SITEMAPS): "
+                    "the counts are a lower bound"
+                )
+                break
+            try:
+                response, _ = fetcher.get(url)
+            except FetchError as exc:
+                report.problems.append(f"sitemap {url} could not be fetched: {exc}")
+                continue
+            if response.status >= 400:
+                report.problems.append(f"sitemap {url}: HTTP {response.status}")
+                continue
+            if url.endswith("/robots.txt"):
+                for found in sitemap_urls_from_robots(response.body, base_url=response.url):
+                    if host_allowed(host_of(found), spider.allowed_domains):
+                        queue.append((found, level))
+                continue
+            body = sitemap_body(response, max_size)
+            if body is None:
+                report.problems.append(f"{url} is not a usable sitemap (or inflates too much)")
+                continue
+            report.sitemaps_read += 1
+            sitemap = Sitemap(body)
+            for count, entry in enumerate(sitemap, 1):
+                if count > MAX_SITEMAP_ENTRIES:
+                    report.notes.append(f"{url}: over {MAX_SITEMAP_ENTRIES} entries, rest ignored")
+                    break
+                loc = entry.get("loc", "")
+                if not loc.startswith(("http://", "https://")):
+                    continue
+                if sitemap.type == "sitemapindex":
+                    if level + 1 < MAX_SITEMAP_DEPTH and host_allowed(
+                        host_of(loc), spider.allowed_domains
+                    ):
+                        queue.append((loc, level + 1))
+                    continue
+                report.listed += 1
+                page = normalize_url(loc)
+                if not spider.url_wanted(page):
+                    report.dropped += 1
+                    if len(report.dropped_sample) < SAMPLE:
+                        report.dropped_sample.append(page)
+                    continue
+                parser = parsers.get(f"{urlsplit(page).scheme}://{urlsplit(page).netloc}")
+                if obey and parser is not None and not parser.allowed(page, agent):
+                    report.disallowed += 1
+                    continue
+                kept[page] = None
+        report.kept = list(kept)
+        report.requests = fetcher.requests
+        delay = fetcher.delay
+    if not site.sitemap_urls and not report.sitemaps_read:
+        report.notes.append("no sitemap found: pages are only reached through links")
+    report.estimate = estimate(spider, settings, report.kept, delay)
+    if report.estimate["pages"] == 0:
+        report.problems.append("a run would crawl nothing: no start URL and no kept sitemap URL")
+    return report
+
+
+def estimate(
+    spider: SiteSpider, settings: BaseSettings, kept: list[str], delay: float
+) -> dict[str, float]:
+    """A full run's size from the sitemaps: pages, documents (one per page at least), import
+    requests (``KB_MAX_BATCH_DOCS`` per request), minutes the import rate limit needs
+    (``KB_IMPORT_RATE_PER_MIN``), and minutes of downloads at the politeness delay."""
+    site = spider.site
+    starts = [normalize_url(u) for u in site.start_urls if spider.url_wanted(normalize_url(u))]
+    pages = min(len(dict.fromkeys([*kept, *starts])), site.max_pages)
+    per_request = max(1, min(100, settings.getint("KB_MAX_BATCH_DOCS")))
+    requests = math.ceil(pages / per_request)
+    rate = settings.getfloat("KB_IMPORT_RATE_PER_MIN")
+    return {
+        "pages": pages,
+        "documents": pages,
+        "import_requests": requests,
+        "import_minutes": round(requests / rate, 2) if rate > 0 else 0.0,
+        "download_minutes": round(pages * delay / 60, 2),
+        "more_through_links": bool(site.follow_links),
+        "capped_by_max_pages": pages == site.max_pages,
+    }
+
+
+def render_live(report: LiveReport, settings: BaseSettings) -> list[str]:
+    """The indented lines ``kb-check --live`` prints under a site."""
+    lines = [f"  {line}" for line in report.robots]
+    lines.append(
+        f"  sitemaps: {report.sitemaps_read} read, {report.listed} URLs listed, "
+        f"{len(report.kept)} kept by the rules, {report.dropped} dropped by the rules, "
+        f"{report.disallowed} disallowed by robots.txt"
+    )
+    lines += [f"    kept:    {url}" for url in report.kept[:SAMPLE]]
+    lines += [f"    dropped: {url}" for url in report.dropped_sample]
+    e = report.estimate
+    more = " (more through links)" if e["more_through_links"] else ""
+    cap = " (max_pages)" if e["capped_by_max_pages"] else ""
+    lines.append(
+        f"  estimate of a full run: {e['pages']} pages{cap}{more}, at least {e['documents']} "
+        f"documents, {e['import_requests']} import requests, {e['import_minutes']:g} min at "
+        f"{settings.getfloat('KB_IMPORT_RATE_PER_MIN'):g} requests/min; downloads "
+        + (
+            f"at least {e['download_minutes']:g} min at the politeness delay"
+            if e["download_minutes"]
+            else "as fast as AutoThrottle allows (no fixed delay)"
+        )
+    )
+    lines += [f"  note: {note}" for note in report.notes]
+    lines += [f"  PROBLEM: {problem}" for problem in report.problems]
+    lines.append(f"  ({report.requests} requests made)")
+    return lines
