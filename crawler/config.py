@@ -6,6 +6,7 @@ the file, the key and what is wrong; :class:`ConfigError` carries that line.
 
 from __future__ import annotations
 
+import difflib
 import re
 from importlib import resources
 from pathlib import Path
@@ -65,6 +66,14 @@ class SiteConfig(BaseModel):
     download_delay: Annotated[float, Field(ge=0)] | None = None
     user_agent: str | None = None
 
+    @field_validator(
+        "start_urls", "sitemap_urls", "allowed_domains", "allow", "deny", mode="before"
+    )
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        """A single URL, domain or regex where a list is expected is a list of one."""
+        return [value] if isinstance(value, str) else value
+
     @field_validator("start_urls", "sitemap_urls")
     @classmethod
     def _urls(cls, value: list[str]) -> list[str]:
@@ -123,15 +132,66 @@ class SiteConfig(BaseModel):
         }
 
 
+_PLAIN: dict[str, str] = {
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list (or a single value)",
+    "dict_type": "must be a mapping of keys to values",
+    "missing": "is required",
+}
+_UNION_MEMBERS = {"str", "int", "float", "bool", "none"}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _plain(err: Any) -> str:
+    """One pydantic error in plain words (no validator jargon)."""
+    kind = str(err["type"])
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(err["loc"][-1]), list(SiteConfig.model_fields), n=1)
+        return "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        words = {
+            "greater_than_equal": "at least", "greater_than": "more than",
+            "less_than_equal": "at most", "less_than": "less than",
+        }  # fmt: skip
+        bound = next(iter(ctx.values()), "?")
+        return f"must be {words[kind]} {bound} (got {_shown(err.get('input'))})"
+    if kind == "string_pattern_mismatch":
+        return "may only hold letters, digits, '.', '_' and '-', and not start with '.', '_' or '-'"
+    if kind in _PLAIN:
+        got = f" (got {_shown(err['input'])})" if kind != "missing" else ""
+        return _PLAIN[kind] + got
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
 def _describe(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = str(err["msg"])
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-    msg = msg.removeprefix("Value error, ")
-    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
-    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
+    """Every problem of a site file, plainly, in one line: ``key: problem; key: problem``."""
+    problems: dict[str, str] = {}
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        if loc and loc[-1] in _UNION_MEMBERS and loc[0] == "metadata":
+            # A metadata value failed every member of the scalar union: say it once.
+            key = ".".join(loc[:-1])
+            problems[key] = "must be a single value (text, number, true/false or empty), " + (
+                f"not {_shown(err.get('input'))}"
+            )
+            continue
+        key = ".".join(loc)
+        problems.setdefault(key, _plain(err))
+    return "; ".join(f"{key}: {msg}" if key else msg for key, msg in problems.items())
 
 
 def parse_site_config(text: str, source: str, default_name: str) -> SiteConfig:
@@ -140,8 +200,14 @@ def parse_site_config(text: str, source: str, default_name: str) -> SiteConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML{where}") from None
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(exc, "problem", "") or "").split())
+        context = " ".join(str(getattr(exc, "context", "") or "").split())
+        started = getattr(exc, "context_mark", None)
+        if context and started is not None:
+            context += f" started at line {started.line + 1}, column {started.column + 1}"
+        what = ": " + ", ".join(filter(None, [problem, context])) if problem or context else ""
+        raise ConfigError(f"{source}: not valid YAML{where}{what}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

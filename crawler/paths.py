@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scrapy.utils.conf import closest_scrapy_cfg
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
 
 PATH_SETTINGS = ("KB_STATE_DIR", "KB_OUTBOX")
 
@@ -33,3 +37,26 @@ def resolve_path(value: str | os.PathLike[str], root: Path | None = None) -> Pat
         return path
     base = root if root is not None else project_root()
     return (base or Path.cwd()) / path
+
+
+def resolve_path_settings(settings: BaseSettings) -> list[str]:
+    """Make ``KB_STATE_DIR`` and ``KB_OUTBOX`` absolute in ``settings`` (same priority).
+
+    Returns warnings: a relative path with no project root (scrapyd) is resolved against
+    the working directory, which changes from one run to the next only by accident.
+    """
+    root = project_root()
+    warnings = []
+    for name in PATH_SETTINGS:
+        value = settings.get(name)
+        if not value:
+            continue
+        path = resolve_path(value, root)
+        if not Path(value).expanduser().is_absolute() and root is None:
+            warnings.append(
+                f"{name} is relative ({value}) and there is no scrapy.cfg: using {path}; "
+                "give an absolute path (scrapyd: in its environment)"
+            )
+        if str(path) != value:
+            settings.set(name, str(path), priority=settings.getpriority(name) or "project")
+    return warnings

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 
+from crawler.paths import project_root as _project_root
+from crawler.paths import resolve_path as _resolve
+
 BOT_NAME = "kbcrawler"
 
 SPIDER_MODULES = ["crawler.spiders"]
@@ -75,8 +78,12 @@ ITEM_PIPELINES = {
 # --- kbcrawler (KB_*) ----------------------------------------------------------
 KB_API_URL = os.environ.get("KB_API_URL") or "https://api.aismarttalk.tech/v1"
 KB_CHAT_MODEL_ID = os.environ.get("KB_CHAT_MODEL_ID") or ""
-KB_OUTBOX = os.environ.get("KB_OUTBOX") or "./outbox"
-KB_STATE_DIR = os.environ.get("KB_STATE_DIR") or "./.kbstate"
+# Relative paths are under the project root (the folder of scrapy.cfg), wherever the
+# command runs from; the crawl command also resolves -s values and logs the result.
+KB_OUTBOX = os.environ.get("KB_OUTBOX") or "outbox"
+KB_STATE_DIR = os.environ.get("KB_STATE_DIR") or ".kbstate"
+if _project_root() is not None:  # no scrapy.cfg (scrapyd): crawl resolves them and warns
+    KB_OUTBOX, KB_STATE_DIR = str(_resolve(KB_OUTBOX)), str(_resolve(KB_STATE_DIR))
 
 # Site-file defaults (a site file's own key wins).
 KB_MAX_DOCUMENT_CHARS = 20_000

@@ -15,13 +15,17 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError, load_packaged_site, load_site_file, packaged_site_files
+from crawler.paths import resolve_path_settings
 from crawler.pool import check_start_method
+from crawler.settings_check import check_kb_settings
 
 if TYPE_CHECKING:
     import argparse
 
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
@@ -64,12 +68,20 @@ def check_site(spider_name: str, spargs: dict[str, str]) -> None:
         load_packaged_site(spider_name)
 
 
-def check_settings(settings: BaseSettings) -> None:
-    """Settings the crawl cannot start without; raises :class:`ConfigError`."""
+def check_settings(settings: BaseSettings) -> list[str]:
+    """Settings the crawl cannot start without; raises :class:`ConfigError` (one line).
+
+    Returns warnings (unknown ``KB_*`` names), one line each; see :mod:`crawler.settings_check`.
+    """
+    problems, warnings = check_kb_settings(settings)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    warnings += resolve_path_settings(settings)
     try:
         check_start_method(settings.get("KB_EXTRACT_START_METHOD"))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    return warnings
 
 
 class Command(ScrapyCrawlCommand):
@@ -84,12 +96,15 @@ class Command(ScrapyCrawlCommand):
             check_site(name, spargs)
             what = "bad setting"
             if self.settings is not None:
-                check_settings(self.settings)
+                for warning in check_settings(self.settings):
+                    print(f"kbcrawler: warning: {warning}", file=sys.stderr)
+                    if self.settings.get("LOG_FILE"):  # scrapyd: say it in the job log
+                        logger.warning("kbcrawler: %s", warning)
         except ConfigError as exc:
             print(f"kbcrawler: {what}: {exc}", file=sys.stderr)
             self.exitcode = EXIT_CONFIG
             if self.settings and self.settings.get("LOG_FILE"):  # scrapyd: say it in the job log
-                logging.getLogger(__name__).error("kbcrawler: %s: %s", what, exc)
+                logger.error("kbcrawler: %s: %s", what, exc)
             return
         assert self.crawler_process
         if name not in self.crawler_process.spider_loader.list():
@@ -101,6 +116,11 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = EXIT_CONFIG
             return
         crawler: Crawler = self._create_crawler(name)
+        if self.settings is not None:
+            logger.info(
+                "Sync state in %s, outbox in %s",
+                self.settings.get("KB_STATE_DIR"), self.settings.get("KB_OUTBOX"),
+            )  # fmt: skip
         self.crawler_process.crawl(crawler, **spargs)
         # Everything loaded so far lives for the whole crawl: keep the cyclic garbage
         # collector off it (it rescanned Scrapy's modules and objects on every full pass).
@@ -114,7 +134,7 @@ class Command(ScrapyCrawlCommand):
         if why:
             print(f"kbcrawler: {name}: {why} (exit status {self.exitcode})", file=sys.stderr)
         if self.settings and self.settings.get("LOG_FILE"):  # scrapyd: the verdict in the job log
-            logging.getLogger(__name__).log(
+            logger.log(
                 logging.ERROR if why else logging.INFO,
                 "kbcrawler: %s: %s (exit status %d)", name, why or "done", self.exitcode,
             )  # fmt: skip

@@ -47,7 +47,8 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         try:
-            check_settings(self.settings)
+            for warning in check_settings(self.settings):
+                print(f"kbcrawler: warning: {warning}", file=sys.stderr)
         except ConfigError as exc:
             print(f"kbcrawler: bad setting: {exc}", file=sys.stderr)
             self.exitcode = EXIT_USAGE
