@@ -7,18 +7,27 @@ stdout; a user mistake is one line on stderr and exit status 2.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sqlite3
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from scrapy.commands import ScrapyCommand
 from scrapy.utils.misc import load_object
 
 from crawler.config import ConfigError
 from crawler.paths import resolve_path
 
 if TYPE_CHECKING:
+    import argparse
+
     from scrapy.settings import BaseSettings
 
+    from crawler.config import SiteConfig
     from crawler.spiders.site import SiteSpider
+    from pipelines.client import QueryClient, Source
 
 EXIT_USAGE = 2
 
@@ -32,6 +41,29 @@ def config_error_line(exc: ConfigError) -> str:
     if isinstance(exc, UnknownSite):
         return f"kbcrawler: {exc}"
     return f"kbcrawler: bad site file: {exc}"
+
+
+class SiteCommand(ScrapyCommand):
+    """An operator command about one site: no crawler process, ``--json`` and ``-a`` options."""
+
+    requires_project = True
+    requires_crawler_process = False
+
+    def add_site_options(self, parser: argparse.ArgumentParser, title: str) -> Any:
+        """The shared options; returns the argument group for the command's own."""
+        super().add_options(parser)
+        group = parser.add_argument_group(title=title)
+        group.add_argument("--json", action="store_true", help="print the result as JSON")
+        group.add_argument(
+            "-a", dest="spargs", action="append", default=[], metavar="NAME=VALUE",
+            help="spider argument, e.g. -a config=PATH with the 'site' spider",
+        )  # fmt: skip
+        return group
+
+    @staticmethod
+    def config_arg(opts: argparse.Namespace) -> str | None:
+        """The ``-a config=PATH`` value, if given."""
+        return dict(a.partition("=")[::2] for a in opts.spargs).get("config")
 
 
 def site_spider(settings: BaseSettings, name: str, config: str | None = None) -> SiteSpider:
@@ -60,3 +92,118 @@ def state_dir(settings: BaseSettings) -> Path:
 def outbox_dir(settings: BaseSettings) -> Path:
     """``KB_OUTBOX`` as an absolute path (see :mod:`crawler.paths`)."""
     return resolve_path(settings.get("KB_OUTBOX"))
+
+
+# -- kb-search / kb-query ----------------------------------------------------------------------
+EXIT_KB_REFUSED = 3  # as `scrapy crawl`: the knowledge base refused us
+EXIT_KB_UNAVAILABLE = 6
+
+
+def query_client(settings: BaseSettings, site: SiteConfig) -> QueryClient:
+    """A :class:`pipelines.client.QueryClient` for ``site``; :class:`ConfigError` without a token
+    (``KB_API_TOKEN``, from the environment only) or a chat model id."""
+    from pipelines.client import QueryClient
+    from pipelines.kb import TOKEN_ENV
+
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(
+            f"{TOKEN_ENV} is not set: searching asks the knowledge base itself "
+            f"(export {TOKEN_ENV}=...)"
+        )
+    model = site.chat_model_id or settings.get("KB_CHAT_MODEL_ID")
+    if not model:
+        raise ConfigError(
+            "no chat model id: set chat_model_id in the site file or KB_CHAT_MODEL_ID"
+        )
+    return QueryClient(
+        settings.get("KB_API_URL"), token, model,
+        rate_per_min=settings.getfloat("KB_QUERY_RATE_PER_MIN"),
+        connect_timeout=settings.getfloat("KB_CONNECT_TIMEOUT"),
+        max_retries=settings.getint("KB_MAX_RETRIES"),
+        backoff_base=settings.getfloat("KB_BACKOFF_BASE"),
+        backoff_max=settings.getfloat("KB_BACKOFF_MAX"),
+    )  # fmt: skip
+
+
+def urls_of_documents(state: Path, site: str, ids: list[str]) -> dict[str, str]:
+    """{document id: page URL} from the sync state (the API's answers may carry no URL)."""
+    path = state / site / "state.sqlite"
+    wanted = [i for i in ids if i]
+    if not path.exists() or not wanted:
+        return {}
+    found: dict[str, str] = {}
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        for doc_id in wanted:
+            row = db.execute(
+                "SELECT url FROM pages WHERE doc_ids LIKE ? LIMIT 1", (f'%"{doc_id}"%',)
+            ).fetchone()
+            if row:
+                found[doc_id] = row[0]
+    finally:
+        db.close()
+    return found
+
+
+def source_lines(sources: list[Source], urls: dict[str, str]) -> list[str]:
+    """``  1. 0.92  Title`` then the URL (from the answer, else the sync state) and the id."""
+    lines = []
+    for i, source in enumerate(sources, 1):
+        relevance = f"{source.relevance:.2f}" if source.relevance is not None else "  ? "
+        lines.append(f"  {i}. {relevance}  {source.title or '(no title)'}")
+        url = source.url or urls.get(source.id or "")
+        lines.append(
+            f"           {url or '(URL unknown)'}" + (f"  [{source.id}]" if source.id else "")
+        )
+    return lines
+
+
+def source_rows(sources: list[Source], urls: dict[str, str]) -> list[dict[str, Any]]:
+    """The sources as JSON objects: ``{"id", "title", "relevance", "url"}``."""
+    return [
+        {
+            "id": s.id,
+            "title": s.title,
+            "relevance": s.relevance,
+            "url": s.url or urls.get(s.id or ""),
+        }
+        for s in sources
+    ]
+
+
+def run_kb_call(settings: BaseSettings, name: str, config: str | None, call: Any) -> int:
+    """Run ``call(client, site) -> (lines, json)`` on a site's knowledge base; the exit status.
+
+    Usage mistakes are one line and 2; a refusal (token, model, quota) 3; unavailable 6.
+    """
+    from pipelines.client import KBError, KBFatal, KBUnavailable
+
+    try:
+        spider = site_spider(settings, name, config)
+        client = query_client(settings, spider.site)
+    except ConfigError as exc:
+        print(config_error_line(exc) if isinstance(exc, UnknownSite) else f"kbcrawler: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+
+    async def go() -> list[str]:
+        try:
+            return await call(client, spider.site)
+        finally:
+            await client.aclose()
+
+    try:
+        lines = asyncio.run(go())
+    except KBFatal as exc:
+        print(f"kbcrawler: the knowledge base refused ({exc.code}): {exc.hint}", file=sys.stderr)
+        return EXIT_KB_REFUSED
+    except KBUnavailable as exc:
+        print(f"kbcrawler: the knowledge base is unavailable ({exc.code}: {exc.message})",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_KB_UNAVAILABLE
+    except KBError as exc:
+        print(f"kbcrawler: the knowledge base answered {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_KB_REFUSED if exc.status in (401, 402, 403, 404) else 1
+    print("\n".join(lines))
+    return 0

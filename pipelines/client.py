@@ -259,3 +259,121 @@ class ImportClient:
                 else:
                     ids[i] = entry.get("id")
         return ImportResult(ids=ids, refused=refused)
+
+
+# -- search and chat query (operator commands) ------------------------------------------------
+@dataclass
+class Source:
+    """One document the knowledge base answered with: ``relevance`` in 0..1 when given."""
+
+    id: str | None
+    title: str
+    relevance: float | None
+    url: str | None = None
+    content: str | None = None
+
+
+class QueryClient:
+    """``POST /documents/search`` and ``POST /chat/query`` (documented limit: 60 a minute each).
+
+    Same transport rules as :class:`ImportClient`: bearer token, timeouts, the client-side
+    :class:`RateLimiter`, retries on 429 (``Retry-After``), 5xx and network errors; refusals
+    raise :class:`KBFatal` (token, model, quota) or :class:`KBError`.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        chat_model_id: str,
+        *,
+        rate_per_min: float = 60,
+        connect_timeout: float = 10.0,
+        request_timeout: float = 60.0,
+        max_retries: int = 3,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+    ):
+        self.base = api_url.rstrip("/")
+        self.chat_model_id = chat_model_id
+        self.limiters = {path: RateLimiter(rate_per_min) for path in ("search", "query")}
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._http = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _post(self, path: str, limiter: RateLimiter, payload: dict[str, Any]) -> Any:
+        last: KBError | None = None
+        for attempt in range(self.max_retries + 1):
+            await limiter.acquire()
+            try:
+                response = await self._http.post(f"{self.base}{path}", json=payload)
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                last = KBUnavailable(
+                    "NETWORK", f"{type(exc).__name__} talking to the knowledge base"
+                )
+                await asyncio.sleep(random.uniform(0, self.backoff_base * 2**attempt))
+                continue
+            status = response.status_code
+            if 200 <= status < 300:
+                try:
+                    return response.json()
+                except ValueError:
+                    raise KBError("BAD_ANSWER", f"{path} did not answer JSON", status) from None
+            code, message = _error_of(response)
+            if status == 429 and code != "QUOTA_EXCEEDED":
+                delay = _retry_after(response)
+                limiter.defer(delay if delay is not None else self.backoff_base * 2**attempt)
+                last = KBUnavailable(code, message, status)
+                continue
+            if status >= 500:
+                last = KBUnavailable(code, message, status)
+                backoff = min(self.backoff_max, self.backoff_base * 2**attempt)
+                await asyncio.sleep(_retry_after(response) or random.uniform(0, backoff))
+                continue
+            if code in FATAL_HINTS or status in (401, 402, 403):
+                raise KBFatal(code, message, status)
+            raise KBError(code, message, status)
+        assert last is not None
+        raise last
+
+    async def search(self, query: str, limit: int = 10) -> list[Source]:
+        """The documents matching ``query``, most relevant first (no AI answer)."""
+        payload = {"chatModelId": self.chat_model_id, "query": query, "limit": limit}
+        body = await self._post("/documents/search", self.limiters["search"], payload)
+        docs = body.get("documents") if isinstance(body, dict) else None
+        return [_source(d, "id") for d in docs or [] if isinstance(d, dict)]
+
+    async def query(
+        self, question: str, *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> tuple[str, list[Source]]:
+        """The knowledge base's answer to ``question`` and the documents it used."""
+        options = {"maxTokens": max_tokens, "temperature": temperature}
+        payload: dict[str, Any] = {"chatModelId": self.chat_model_id, "query": question}
+        if any(v is not None for v in options.values()):
+            payload["options"] = {k: v for k, v in options.items() if v is not None}
+        body = await self._post("/chat/query", self.limiters["query"], payload)
+        if not isinstance(body, dict):
+            return "", []
+        sources = [
+            _source(s, "documentId") for s in body.get("sources") or [] if isinstance(s, dict)
+        ]
+        return str(body.get("response") or ""), sources
+
+
+def _source(entry: dict[str, Any], id_key: str) -> Source:
+    relevance = entry.get("relevance")
+    return Source(
+        id=entry.get(id_key) or entry.get("id"),
+        title=str(entry.get("title") or ""),
+        relevance=float(relevance) if isinstance(relevance, int | float) else None,
+        url=entry.get("url") if isinstance(entry.get("url"), str) else None,
+        content=entry.get("content") if isinstance(entry.get("content"), str) else None,
+    )

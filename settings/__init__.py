@@ -122,3 +122,4 @@ KB_LOCK_STALE_SECONDS = 6 * 3600  # a lock whose process is gone is always stale
 
 # Operator commands and progress.
 KB_CHECK_MAX_SITEMAPS = 100  # sitemap files `kb-check --live` reads at most per site
+KB_QUERY_RATE_PER_MIN = 60  # kb-search / kb-query: the documented limit of search and query

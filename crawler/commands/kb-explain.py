@@ -11,21 +11,24 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError
 from crawler.explain import explain_url, render_text
-from crawler.sitecommands import EXIT_USAGE, config_error_line, outbox_dir, site_spider, state_dir
+from crawler.sitecommands import (
+    EXIT_USAGE,
+    SiteCommand,
+    config_error_line,
+    outbox_dir,
+    site_spider,
+    state_dir,
+)
 
 if TYPE_CHECKING:
     import argparse
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-
+class Command(SiteCommand):
     def syntax(self) -> str:
         return "[options] <site> <url>"
 
@@ -33,16 +36,10 @@ class Command(ScrapyCommand):
         return "Explain, rule by rule, whether and why a URL is (not) in the knowledge base"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
-        super().add_options(parser)
-        group = parser.add_argument_group(title="kb-explain options")
-        group.add_argument("--json", action="store_true", help="print the explanation as JSON")
+        group = self.add_site_options(parser, "kb-explain options")
         group.add_argument(
             "--no-fetch", action="store_true", help="only the rules that need no request"
         )
-        group.add_argument(
-            "-a", dest="spargs", action="append", default=[], metavar="NAME=VALUE",
-            help="spider argument, e.g. -a config=PATH with the 'site' spider",
-        )  # fmt: skip
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 2:
@@ -50,10 +47,9 @@ class Command(ScrapyCommand):
         name, url = args
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"{url!r} is not an http(s) URL", print_help=False)
-        spargs = dict(a.partition("=")[::2] for a in opts.spargs)
         assert self.settings is not None
         try:
-            spider = site_spider(self.settings, name, spargs.get("config"))
+            spider = site_spider(self.settings, name, self.config_arg(opts))
         except ConfigError as exc:
             print(config_error_line(exc), file=sys.stderr)
             self.exitcode = EXIT_USAGE

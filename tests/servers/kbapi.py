@@ -350,6 +350,8 @@ class KBHandler(BaseHTTPRequestHandler):
                 self._handle_import(raw)
             elif self.path == "/v1/documents/search":
                 self._handle_search(raw)
+            elif self.path == "/v1/chat/query":
+                self._handle_chat_query(raw)
             elif self.path == "/__admin/configure":
                 options = json.loads(raw or b"{}")
                 if not isinstance(options, dict):
@@ -531,6 +533,47 @@ class KBHandler(BaseHTTPRequestHandler):
             for count, doc in hits[:limit]
         ]
         self._send(200, {"success": True, "documents": found})
+
+    # -- chat query -------------------------------------------------------
+
+    def _handle_chat_query(self, raw: bytes) -> None:
+        """``POST /chat/query``: an "answer" quoting the best document, and its sources.
+
+        Documents are ranked by how many of the question's words (3+ letters) they hold;
+        ``relevance`` is relative to the best one. No document matches: an empty answer.
+        """
+        state = self.server.state
+        if not self._auth_ok():
+            raise ApiError(401, "INVALID_TOKEN", "The provided API token is invalid or expired")
+        payload = self._json_payload(raw)
+        self._check_model(payload)
+        question = payload.get("query")
+        if not isinstance(question, str) or not question.strip():
+            raise ApiError(400, "INVALID_REQUEST", "query must be a non-empty string")
+        options = payload.get("options", {})
+        if not isinstance(options, dict):
+            raise ApiError(400, "INVALID_REQUEST", "options must be an object")
+        words = {w for w in question.lower().split() if len(w) >= 3}
+        with state.lock:
+            docs = list(state.documents)
+        scored = []
+        for doc in docs:
+            text = f"{doc['title']}\n{doc['content']}".lower()
+            score = sum(text.count(w) for w in words)
+            if score:
+                scored.append((score, doc))
+        scored.sort(key=lambda hit: -hit[0])
+        top = scored[0][0] if scored else 1
+        sources = [
+            {"documentId": doc["id"], "title": doc["title"], "relevance": round(n / top, 2)}
+            for n, doc in scored[:5]
+        ]
+        answer = (
+            f"According to {scored[0][1]['title']}: {scored[0][1]['content'][:200]}"
+            if scored
+            else "I could not find this in the knowledge base."
+        )
+        self._send(200, {"success": True, "response": answer, "sources": sources})
 
 
 class KBServer(ThreadingHTTPServer):
