@@ -24,6 +24,8 @@ COMMANDS_MODULE = "crawler.commands"
 # --- politeness -------------------------------------------------------------
 USER_AGENT = "kbcrawler/0.1 (+https://github.com/kbcrawler/kbcrawler; knowledge-base sync bot)"
 ROBOTSTXT_OBEY = True
+# Protego, reading robots.txt bytes with their BOM/encoding (UTF-16 files included).
+ROBOTSTXT_PARSER = "crawler.sitefiles.RobotsTxtParser"
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 30.0
@@ -47,6 +49,9 @@ REDIRECT_MAX_TIMES = 5
 DEPTH_LIMIT = 0
 DEPTH_STATS_VERBOSE = False
 HTTPCACHE_ENABLED = False
+# Follow <meta http-equiv="refresh"> inside <noscript> too (Scrapy ignores it by default):
+# a "JavaScript redirect" page that only works without JavaScript through it leads nowhere.
+METAREFRESH_IGNORE_TAGS: list[str] = []
 
 # --- unattended defaults: no remote-control surfaces -------------------------
 TELNETCONSOLE_ENABLED = False

@@ -17,13 +17,14 @@ from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip, gzip_magic_number
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from scrapy.utils.sitemap import Sitemap
 
 from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_site_file
 from crawler.items import PageItem, build_document
 from crawler.named_request import NamedCallbackRequest
 from crawler.options import ExtractOptions
 from crawler.pool import ExtractionPool, PageFailed
+from crawler.sitefiles import robots_sitemap_urls, sitemap_xml
 from crawler.urls import host_allowed, host_of, normalize_url, url_in_rules
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ class SiteSpider(Spider):
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         level = response.meta.get("kb_sitemap_level", 0)
         if response.url.endswith("/robots.txt"):
-            for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+            for url in robots_sitemap_urls(response.body, response.url):
                 if host_allowed(host_of(url), self.allowed_domains):
                     yield self.sitemap_request(url, level)
             return
@@ -212,7 +213,8 @@ class SiteSpider(Spider):
                 return None
             except (OSError, EOFError):
                 return None
-        head = body[:2048].lstrip().lower()
+        body = sitemap_xml(body)  # BOM, UTF-16, leading whitespace
+        head = body[:2048].lower()
         if b"<urlset" not in head and b"<sitemapindex" not in head:
             return None
         return body
