@@ -86,7 +86,7 @@ KB_STATE_DIR = os.environ.get("KB_STATE_DIR") or "./.kbstate"
 # Site-file defaults (a site file's own key wins).
 KB_MAX_DOCUMENT_CHARS = 20_000
 KB_MIN_DOCUMENT_CHARS = 1_000  # floor when the server says DOCUMENT_TOO_LARGE
-KB_MIN_CHARS = 200  # thinner pages are skipped (extract/skipped/thin)
+KB_MIN_CHARS = 200  # thinner pages are skipped (skipped/thin)
 KB_MAX_PAGES = 5_000
 KB_MAX_DEPTH = 5
 
@@ -110,6 +110,10 @@ KB_REQUEST_TIMEOUT = 120.0  # a 100-document POST can take a while
 KB_MAX_RETRIES = 6
 KB_BACKOFF_BASE = 1.0
 KB_BACKOFF_MAX = 60.0
+
+# Per-URL records (KB_STATE_DIR/<site>/runs/<stamp>.urls.jsonl): lines per reason, per run;
+# further URLs of that reason are only counted.
+KB_URL_RECORDS_PER_REASON = 10_000
 
 # Incremental sync.
 KB_FULL_SYNC = False  # True (or ``-a full=1``) re-sends every page
