@@ -21,13 +21,12 @@ from scrapy.exceptions import CloseSpider
 
 from crawler.runrecords import Skipped, UrlRecords, records_path
 from crawler.syncstate import SyncState, signature_of
-from crawler.urls import normalize_url
 from pipelines.outbox import write_atomic
 
 if TYPE_CHECKING:
     from typing import Self
 
-    from scrapy import Request, Spider
+    from scrapy import Spider
     from scrapy.crawler import Crawler
 
     from crawler.items import PageItem
@@ -109,7 +108,6 @@ class SyncPipeline:
         self.started = time.time()
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
-        crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -160,23 +158,6 @@ class SyncPipeline:
                 self.records.record(url, exception.reason, detail=exception.detail)
             return
         self.records.record(url, "dropped", detail=str(exception))
-
-    def request_dropped(self, request: Request, spider: Any) -> None:
-        """The scheduler's dupe filter dropped a redirect's target: the redirect is recorded.
-
-        (A dropped link is only a second request for a URL already accounted for.)
-        """
-        origins = request.meta.get("redirect_urls")
-        if self.records is None or not origins or not request.meta.get("kb_page"):
-            return
-        referer = request.headers.get(b"Referer")
-        self.records.record(
-            normalize_url(origins[0]),
-            "redirect",
-            detail=normalize_url(request.url),
-            referer=referer.decode("latin-1") if referer else None,
-            depth=request.meta.get("kb_depth"),
-        )
 
     def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
         item.fingerprint = (

@@ -127,6 +127,8 @@ class SiteSpider(Spider):
         spider.records_per_reason = s.getint("KB_URL_RECORDS_PER_REASON")
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._request_scheduled, signal=signals.request_scheduled)
         return spider
 
     def _closed(self, reason: str = "") -> None:
@@ -154,6 +156,41 @@ class SiteSpider(Spider):
         """A link (or sitemap entry) this crawl does not follow: off-site or denied by rule."""
         reason = "offsite" if not host_allowed(host_of(url), self.allowed_domains) else "denied"
         self.skip(url, reason, referer=referer, depth=depth)
+
+    def _request_dropped(self, request: Request) -> None:
+        """The scheduler dropped a redirect's target: the redirect is recorded.
+
+        Scrapy's OffsiteMiddleware drops off-site targets at scheduling time, and the dupe
+        filter drops a target already requested. A dropped link is only a second request
+        for a URL already accounted for: not recorded.
+        """
+        origins = request.meta.get("redirect_urls")
+        if not origins or not request.meta.get("kb_page"):
+            return
+        target = normalize_url(request.url)
+        if self.url_wanted(target):
+            reason = "redirect"
+        elif host_allowed(host_of(target), self.allowed_domains):
+            reason = "denied"
+        else:
+            reason = "offsite"
+        self.skip(
+            normalize_url(origins[0]), reason, detail=target,
+            referer=_referer(request), depth=request.meta.get("kb_depth"),
+        )  # fmt: skip
+
+    def _request_scheduled(self, request: Request) -> None:
+        """A redirect to another host: Scrapy's OffsiteMiddleware drops it right after this
+        signal, without a request_dropped signal or an errback; recorded here."""
+        origins = request.meta.get("redirect_urls")
+        if not origins or not request.meta.get("kb_page") or request.dont_filter:
+            return
+        target = normalize_url(request.url)
+        if not host_allowed(host_of(target), self.allowed_domains):
+            self.skip(
+                normalize_url(origins[0]), "offsite", detail=target,
+                referer=_referer(request), depth=request.meta.get("kb_depth"),
+            )  # fmt: skip
 
     def _idle(self) -> None:
         """At the end: deliver pages whose preferred URL gave no document (issue 12, point 4)."""
