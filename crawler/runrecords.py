@@ -124,11 +124,10 @@ def download_failure_reason(exc: BaseException) -> tuple[str, str | None] | None
     Our own middlewares put ``(reason, detail)`` in ``request.meta["kb_refused"]`` instead
     (the caller reads it first); an ``IgnoreRequest`` without it is "not modified" (304).
     """
-    from scrapy.core.downloader.handlers.http11 import DownloadCancelledError
+    from scrapy import exceptions as scrapy_errors
     from scrapy.exceptions import IgnoreRequest
     from scrapy.spidermiddlewares.httperror import HttpError
-    from twisted.internet import error as net
-    from twisted.internet.defer import CancelledError, TimeoutError
+    from twisted.internet import defer, error
     from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
     if isinstance(exc, HttpError):
@@ -140,16 +139,28 @@ def download_failure_reason(exc: BaseException) -> tuple[str, str | None] | None
         if message.startswith("Filtered offsite request"):
             return "offsite", message.partition(" to ")[2].strip("'") or None
         return None
-    if isinstance(exc, net.DNSLookupError):
-        return "dns", str(exc)
-    if isinstance(exc, TimeoutError | net.TimeoutError | net.TCPTimedOutError):
-        return "timeout", str(exc)
-    if isinstance(exc, DownloadCancelledError | CancelledError):
-        return "too_large", str(exc) or None
-    if isinstance(exc, net.ConnectError | net.ConnectionLost | ResponseFailed):
-        return "connection", str(exc)
-    if isinstance(exc, ResponseNeverReceived):
-        return "connection", str(exc)
+    # Scrapy >= 2.19 raises its own download errors; older ones and the http2 handler
+    # raise Twisted's. Both are mapped.
+    kinds: tuple[tuple[str, tuple[str, ...], tuple[type[BaseException], ...]], ...] = (
+        ("dns", ("CannotResolveHostError",), (error.DNSLookupError,)),
+        (
+            "timeout",
+            ("DownloadTimeoutError",),
+            (defer.TimeoutError, error.TimeoutError, error.TCPTimedOutError),
+        ),
+        ("too_large", ("DownloadCancelledError",), (defer.CancelledError,)),
+        (
+            "connection",
+            ("DownloadConnectionRefusedError", "DownloadFailedError", "ResponseDataLossError"),
+            (error.ConnectError, error.ConnectionLost, ResponseFailed, ResponseNeverReceived),
+        ),
+    )
+    for reason, scrapy_names, twisted_types in kinds:
+        scrapy_types = tuple(
+            t for t in (getattr(scrapy_errors, n, None) for n in scrapy_names) if t is not None
+        )
+        if isinstance(exc, scrapy_types + twisted_types):
+            return reason, str(exc) or None
     return "download_error", f"{type(exc).__name__}: {exc}"
 
 
