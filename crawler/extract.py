@@ -34,6 +34,7 @@ from trafilatura.settings import Extractor, use_config
 
 from crawler.language import DEFAULT_LANGUAGE, detect_language
 from crawler.options import ExtractOptions
+from crawler.robots_directives import meta_directives
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -384,13 +385,9 @@ def _canonical(tree: HtmlElement, url: str) -> str | None:
 
 
 def _robots(metas: dict[str, list[str]], names: tuple[str, ...]) -> tuple[bool, bool]:
-    """(noindex, nofollow) from robots meta tags; 'none' means both."""
-    tokens: set[str] = set()
-    for name in names:
-        for content in metas.get(name, ()):
-            tokens.update(t.strip().lower() for t in re.split(r"[,\s]+", content) if t.strip())
-    none = "none" in tokens
-    return none or "noindex" in tokens, none or "nofollow" in tokens
+    """(noindex, nofollow) from robots meta tags, by the standard (crawler.robots_directives)."""
+    directives = meta_directives(metas, names)
+    return directives.noindex, directives.nofollow
 
 
 def _html_lang(tree: HtmlElement, metas: dict[str, list[str]]) -> str | None:

@@ -56,6 +56,7 @@ class HostGuardMiddleware:
         if private_host_refused(host, getattr(self.crawler.spider, "site", None)):
             self.crawler.stats.inc_value("discovery/private_host_blocked")
             logger.info("Refusing private address not named in the site file: %s", host)
+            request.meta["kb_refused"] = ("private_address", host)  # for the run's records
             raise IgnoreRequest(f"private host {host}")
 
 

@@ -56,15 +56,42 @@ def warm_up(parent: int | None = None) -> None:
     gc.freeze()
 
 
+_BYTES_PARSER = lxml.html.HTMLParser(encoding="utf-8")
+
+
+class LinkParseError(ValueError):
+    """The page's HTML could not be parsed for links, as text nor as bytes."""
+
+
+def _link_tree(html: str) -> lxml.html.HtmlElement | None:
+    """The page parsed for links; None for a document without markup.
+
+    lxml refuses a ``str`` that starts with an XML declaration (XHTML, DocBook output):
+    the text is then parsed as UTF-8 bytes, with the parser's encoding overriding the
+    declaration. Raises :class:`LinkParseError` when both fail.
+    """
+    try:
+        return lxml.html.document_fromstring(html)
+    except etree.ParserError:  # "Document is empty": whitespace or comments only
+        return None
+    except ValueError as first:
+        try:
+            return lxml.html.document_fromstring(html.encode("utf-8"), parser=_BYTES_PARSER)
+        except etree.ParserError:
+            return None
+        except ValueError as second:
+            raise LinkParseError(f"{first}; as bytes: {second}") from None
+
+
 def extract_links(html: str, base_url: str, limit: int) -> tuple[list[str], int]:
     """Absolute, normalized http(s) links of ``<a href>``, first ``limit`` distinct ones.
 
     Returns the links and how many more were dropped by ``limit`` (memory stays
-    bounded on a page with 50,000 links).
+    bounded on a page with 50,000 links). Raises :class:`LinkParseError` when the HTML
+    cannot be parsed at all (never "no links" in silence).
     """
-    try:
-        tree = lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError):
+    tree = _link_tree(html)
+    if tree is None:
         return [], 0
     base = tree.xpath("string(//base/@href)") or base_url
     base = urljoin(base_url, base)
@@ -99,6 +126,7 @@ def process_page(
 
     ``split`` is (document URL, max characters): an oversized page's ``parts`` are made here
     (see :func:`pipelines.split.split_page`), not in the reactor's item pipeline.
+    ``discovery_error`` in the result says what could not be parsed (None when all went well).
     """
     page = extract_page(html, url, options, site_name=site_name)
     result = page.to_dict()
@@ -108,8 +136,12 @@ def process_page(
         result["parts_limit"] = max_chars
     links: list[str] = []
     dropped = 0
+    result["discovery_error"] = None
     if links_limit and not page.nofollow and page.skip_reason != "not_html":
-        links, dropped = extract_links(html, url, links_limit)
+        try:
+            links, dropped = extract_links(html, url, links_limit)
+        except LinkParseError as exc:
+            result["discovery_error"] = f"links: {exc}"
     result["links"] = links
     result["links_dropped"] = dropped
     return result

@@ -14,6 +14,8 @@ import tempfile
 
 from scrapy.core.scheduler import Scheduler
 
+from crawler.urls import normalize_url
+
 logger = logging.getLogger(__name__)
 
 
@@ -28,8 +30,36 @@ class DiskQueueScheduler(Scheduler):
 
     def close(self, reason: str):
         try:
+            self._record_pending(reason)
             return super().close(reason)
         finally:
             if self._scratch is not None:
                 shutil.rmtree(self._scratch, ignore_errors=True)
                 self._scratch = None
+
+    def _record_pending(self, reason: str) -> None:
+        """Pages still queued when the run stops early (max_pages, a shutdown): recorded.
+
+        Only without ``JOBDIR``: there the queue is thrown away; with it, the pending
+        requests wait on disk for the next run and are not lost.
+        """
+        spider = self.crawler.spider if self.crawler else None
+        skip = getattr(spider, "skip", None)
+        if self._scratch is None or skip is None or not self.has_pending_requests():
+            return
+        why = "max_pages" if reason == "max_pages" else "not_reached"
+        count = 0
+        while (request := self.next_request()) is not None:
+            if not request.meta.get("kb_page"):
+                continue
+            referer = request.headers.get(b"Referer")
+            skip(
+                normalize_url(request.url),
+                why,
+                detail=None if why == "max_pages" else reason,
+                referer=referer.decode("latin-1") if referer else None,
+                depth=request.meta.get("kb_depth"),
+            )
+            count += 1
+        if count:
+            logger.info("%d queued page(s) not crawled (%s): recorded as %s", count, reason, why)

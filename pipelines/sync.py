@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
-from scrapy.exceptions import CloseSpider, DropItem
+from scrapy.exceptions import CloseSpider
 
+from crawler.runrecords import Skipped, UrlRecords, records_path
 from crawler.syncstate import SyncState, signature_of
 from pipelines.outbox import write_atomic
 
@@ -99,11 +100,14 @@ class SyncPipeline:
         self.shrink_ratio = s.getfloat("KB_SHRINK_RATIO")
         self.max_error_share = s.getfloat("KB_MAX_ERROR_SHARE")
         self.stale_seconds = s.getfloat("KB_LOCK_STALE_SECONDS")
+        self.records_per_reason = s.getint("KB_URL_RECORDS_PER_REASON")
+        self.records: UrlRecords | None = None
         self.state: SyncState | None = None
         self.lock: SiteLock | None = None
         self.owners: dict[str, str] = {}  # content hash -> the URL that delivers it
         self.started = time.time()
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -134,6 +138,26 @@ class SyncPipeline:
             self.stats.set_value("sync/signature_changed", True)
         self.crawler.kb_sync = self.state
         spider.sync = self.state
+        self.report_path = (
+            self.site_dir / "runs" / time.strftime("%Y%m%dT%H%M%SZ.json", time.gmtime(self.started))
+        )
+        self.records = UrlRecords(
+            records_path(self.report_path), self.records_per_reason, self.stats
+        )
+        self.crawler.kb_records = self.records
+        spider.records = self.records
+
+    # -- the run's per-URL records (crawler/runrecords.py) ----------------------------
+    def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
+        """An item a pipeline dropped: recorded with the pipeline's reason."""
+        url = getattr(item, "url", None)
+        if self.records is None or not url:
+            return
+        if isinstance(exception, Skipped):
+            if exception.reason is not None:
+                self.records.record(url, exception.reason, detail=exception.detail)
+            return
+        self.records.record(url, "dropped", detail=str(exception))
 
     def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
         item.fingerprint = (
@@ -150,7 +174,7 @@ class SyncPipeline:
             self.stats.inc_value("sync/duplicate_content")
             if self.state is not None:
                 self.state.mark_seen(item.url)
-            raise DropItem(f"same text as {owner}: {item.url}", log_level="DEBUG")
+            raise Skipped(f"same text as {owner}: {item.url}", "duplicate", owner)
         if self.state is None:
             return item
         full = getattr(self.crawler.spider, "full_sync", False)
@@ -160,7 +184,7 @@ class SyncPipeline:
                 item.url, links=item.links, etag=item.etag,
                 last_modified=item.last_modified, lastmod=item.lastmod,
             )  # fmt: skip
-            raise DropItem(f"unchanged: {item.url}", log_level="DEBUG")
+            raise Skipped(f"unchanged: {item.url}", None)
         known = self.state.delivered_fingerprint(item.url) is not None
         self.stats.inc_value("sync/changed" if known else "sync/new")
         self.state.mark_seen(item.url)
@@ -181,8 +205,35 @@ class SyncPipeline:
         finally:
             self.state.close()
             self.state = None
+            if self.records is not None:
+                self.records.close()
             if self.lock is not None:
                 self.lock.release()
+
+    def _no_content(self, spider: Spider, reason: str) -> str | None:
+        """One line saying why, when this run reached no content page; else None.
+
+        A content page is one that gave a document, or was unchanged since the last run.
+        """
+        get = self.stats.get_value
+        if getattr(spider, "flush_only", False) or get("kb/fatal"):
+            return None
+        if reason not in ("finished", "max_pages"):
+            return None
+        content = sum(
+            int(get(key, 0) or 0)
+            for key in ("discovery/content_pages", "sync/unchanged/lastmod", "sync/unchanged/304")
+        )
+        if content:
+            return None
+        records = self.records
+        assert records is not None
+        return "the run reached no content page: " + why_no_content(
+            records.page_counts,
+            records.counts,
+            records.first,
+            int(get("downloader/response_count", 0) or 0),
+        )
 
     def _finish(self, spider: Spider, reason: str) -> None:
         state = self.state
@@ -196,7 +247,13 @@ class SyncPipeline:
         share, responses = self._error_share()
         failure = None
         last = state.last_good_run()
-        if responses >= 3 and share > self.max_error_share:
+        no_content = self._no_content(spider, reason)
+        if no_content:
+            failure = "no_content"
+            complete = False  # nothing was crawled: nothing may be marked gone
+            self.stats.set_value("kb/no_content", no_content)
+            logger.error("%s", no_content)
+        elif responses >= 3 and share > self.max_error_share:
             failure = "error_share"
             logger.error(
                 "%.0f%% of the site's answers were 403/429/5xx: the site is refusing or failing; "
@@ -237,8 +294,7 @@ class SyncPipeline:
         counts = {
             key.split("/", 1)[1].replace("/", "_"): value
             for key, value in self.stats.get_stats().items()
-            if key.startswith(("sync/", "extract/skipped/", "kb/"))
-            and isinstance(value, int | float)
+            if key.startswith(("sync/", "skipped/", "kb/")) and isinstance(value, int | float)
         }
         report = {
             "site": spider.site.name,
@@ -255,11 +311,11 @@ class SyncPipeline:
                 "not_modified_304": get("sync/unchanged/304", 0),
                 "fingerprint": get("sync/unchanged/fingerprint", 0),
             },
-            "skipped": {
-                k.split("/")[-1]: v
-                for k, v in self.stats.get_stats().items()
-                if k.startswith("extract/skipped/")
-            },
+            # Per reason, the URLs of the records file (url_records): listed lines plus
+            # skipped_unlisted (past KB_URL_RECORDS_PER_REASON lines of one reason).
+            "skipped": dict(self.records.counts) if self.records else {},
+            "skipped_unlisted": dict(self.records.unlisted) if self.records else {},
+            "url_records": str(records_path(self.report_path)),
             "documents_posted": get("kb/documents_posted", 0),
             "documents_written": get("kb/documents_written", 0),
             "quarantined": get("kb/quarantined", 0),
@@ -267,9 +323,43 @@ class SyncPipeline:
             "gone": gone,
             "counts": counts,
         }
-        runs = self.site_dir / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        path = runs / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(self.started))}.json"
+        path = self.report_path
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False, default=str).encode())
         self.stats.set_value("sync/report", str(path))
         logger.info("Run report: %s", path)
+
+
+NETWORK_REASONS = ("dns", "connection", "timeout")
+
+
+def why_no_content(
+    page_counts: dict[str, int],
+    counts: dict[str, int],
+    first: dict[str, tuple[str, str | None]],
+    responses: int,
+) -> str:
+    """Why a run reached no content page, in one line, from its records' counts.
+
+    ``page_counts``/``counts``: records per reason, pages only / with sitemaps and robots.txt;
+    ``first``: reason -> (URL, detail) of its first record; ``responses``: HTTP responses
+    received. Checked in order: unreachable, all disallowed, all HTTP errors, all skipped.
+    """
+    total = sum(page_counts.values())
+    network = [r for r in NETWORK_REASONS if counts.get(r)]
+    if not responses and network:
+        url, detail = first[network[0]]
+        return f"the site is unreachable ({network[0]}: {detail or 'failed'} at {url})"
+    if total and page_counts.get("robots", 0) == total:
+        return f"everything is disallowed by robots.txt ({total} URL(s) refused)"
+    if total and all(r.startswith("http_") for r in page_counts):
+        statuses = ", ".join(
+            f"{n} x HTTP {r[5:]}" for r, n in sorted(page_counts.items(), key=lambda x: -x[1])
+        )
+        return f"every page requested answered an HTTP error ({statuses})"
+    if total:
+        skipped = ", ".join(
+            f"{r} {n}" for r, n in sorted(page_counts.items(), key=lambda x: (-x[1], x[0]))
+        )
+        return f"every page was skipped ({skipped}; see the url records)"
+    return "no page was found (no start URL answered and no sitemap listed a page)"

@@ -27,6 +27,8 @@ COMMANDS_MODULE = "crawler.commands"
 # --- politeness -------------------------------------------------------------
 USER_AGENT = "kbcrawler/0.1 (+https://github.com/kbcrawler/kbcrawler; knowledge-base sync bot)"
 ROBOTSTXT_OBEY = True
+# Protego, reading robots.txt bytes with their BOM/encoding (UTF-16 files included).
+ROBOTSTXT_PARSER = "crawler.sitefiles.RobotsTxtParser"
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 30.0
@@ -50,6 +52,9 @@ REDIRECT_MAX_TIMES = 5
 DEPTH_LIMIT = 0
 DEPTH_STATS_VERBOSE = False
 HTTPCACHE_ENABLED = False
+# Follow <meta http-equiv="refresh"> inside <noscript> too (Scrapy ignores it by default):
+# a "JavaScript redirect" page that only works without JavaScript through it leads nowhere.
+METAREFRESH_IGNORE_TAGS: list[str] = []
 
 # --- unattended defaults: no remote-control surfaces -------------------------
 TELNETCONSOLE_ENABLED = False
@@ -88,7 +93,7 @@ if _project_root() is not None:  # no scrapy.cfg (scrapyd): crawl resolves them 
 # Site-file defaults (a site file's own key wins).
 KB_MAX_DOCUMENT_CHARS = 20_000
 KB_MIN_DOCUMENT_CHARS = 1_000  # floor when the server says DOCUMENT_TOO_LARGE
-KB_MIN_CHARS = 200  # thinner pages are skipped (extract/skipped/thin)
+KB_MIN_CHARS = 200  # thinner pages are skipped (skipped/thin)
 KB_MAX_PAGES = 5_000
 KB_MAX_DEPTH = 5
 
@@ -112,6 +117,10 @@ KB_REQUEST_TIMEOUT = 120.0  # a 100-document POST can take a while
 KB_MAX_RETRIES = 6
 KB_BACKOFF_BASE = 1.0
 KB_BACKOFF_MAX = 60.0
+
+# Per-URL records (KB_STATE_DIR/<site>/runs/<stamp>.urls.jsonl): lines per reason, per run;
+# further URLs of that reason are only counted.
+KB_URL_RECORDS_PER_REASON = 10_000
 
 # Incremental sync.
 KB_FULL_SYNC = False  # True (or ``-a full=1``) re-sends every page

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from crawler.runrecords import read_url_records
 from tests.crawl_runner import CrawlResult, crawl_site, write_site
 from tests.servers import site_expectations as X
 from tests.servers.website import running_website
@@ -93,9 +94,39 @@ def test_not_delivered_pages(crawl: Any) -> None:
     everything = " ".join(_ws(d["content"]) for d in docs.values())
     for path, phrase in X.NEVER_DELIVERED_PHRASES.items():
         assert _ws(phrase) not in everything, path
-    assert result.stat("extract/skipped/thin") >= 1
-    assert result.stat("extract/skipped/noindex") >= 2
-    assert result.stat("extract/skipped/canonical") >= 1
+    assert result.stat("skipped/thin") >= 1
+    assert result.stat("skipped/noindex") >= 2
+    assert result.stat("skipped/canonical") >= 1
+
+
+def test_every_url_not_delivered_has_its_reason(crawl: Any) -> None:
+    site, result, _ = crawl
+    (report,) = result.reports(SITE)
+    records = list(read_url_records(report["url_records"]))
+    by_url = {r["url"]: r for r in records}
+    assert len(by_url) == len(records), "a URL has two records"
+    for path, (reason, detail) in X.RECORD_REASONS.items():
+        record = by_url.get(site.url + path)
+        assert record is not None, path
+        assert record["reason"] == reason, (path, record)
+        if detail is not None:
+            assert record["detail"] in (detail, site.url + detail), (path, record)
+    for url in X.OFFSITE_LINKS:
+        assert by_url[url]["reason"] == "offsite" and by_url[url]["referer"].startswith(site.url)
+    assert "/en/only-via-nofollow.html" not in {u.removeprefix(site.url) for u in by_url}
+    # one of the FAQ twins is a duplicate of the other
+    faq = [by_url.get(site.url + p) for p in X.EXACTLY_ONE_DELIVERED[0]]
+    assert [r["reason"] for r in faq if r] == ["duplicate"]
+    # the calendar trap stops at max_depth: what lies beyond is recorded as such
+    assert any(r["reason"] == "depth" and "/calendar/" in r["url"] for r in records)
+    # nothing delivered has a record
+    delivered = {d["url"] for d in result.documents(SITE)}
+    assert not delivered & set(by_url)
+    # the report's and the stats' counts are the file's
+    counts = Counter(r["reason"] for r in records)
+    assert report["skipped"] == dict(counts) and not report["skipped_unlisted"]
+    for reason, n in counts.items():
+        assert result.stat(f"skipped/{reason}") == n, reason
 
 
 def test_structure_is_kept_as_markdown(crawl: Any) -> None:

@@ -34,6 +34,7 @@ EXIT_LOCKED = 4
 EXIT_RUN_FAILED = 5
 EXIT_UNDELIVERED = 6
 EXIT_INTERRUPTED = 7
+EXIT_NO_CONTENT = 8
 EXIT_FAILED = 1
 
 
@@ -44,6 +45,8 @@ def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
         return EXIT_KB_REFUSED, f"the knowledge base refused the import ({stats['kb/fatal']})"
     if reason == "already_running":
         return EXIT_LOCKED, "another crawl of this site is running"
+    if stats.get("kb/no_content"):  # unreachable, all disallowed, all 4xx, all skipped
+        return EXIT_NO_CONTENT, str(stats["kb/no_content"])
     if stats.get("kb/run_failed"):
         return EXIT_RUN_FAILED, f"the run failed its sync guard ({stats['kb/run_failed']})"
     if stats.get("kb/unavailable") and stats.get("kb/pending_batches_left"):

@@ -13,17 +13,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
-from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip, gzip_magic_number
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from scrapy.utils.sitemap import Sitemap
 
 from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_site_file
 from crawler.items import PageItem, build_document
 from crawler.named_request import NamedCallbackRequest
 from crawler.options import ExtractOptions
 from crawler.pool import ExtractionPool, PageFailed
+from crawler.robots_directives import bot_token, header_directives
+from crawler.runrecords import UrlRecords, download_failure_reason, url_key
+from crawler.sitefiles import robots_sitemap_urls, sitemap_xml
 from crawler.urls import host_allowed, host_of, normalize_url, url_in_rules
 
 if TYPE_CHECKING:
@@ -72,6 +75,16 @@ class SiteSpider(Spider):
         self.truncated = False  # True when max_pages cut the crawl short
         self.sync: SyncState | None = None
         self.pool: ExtractionPool | None = None
+        self.records: UrlRecords | None = None
+        # Pages dropped in favour of a preferred URL (rel=canonical) not yet delivered:
+        # preferred URL -> [(page URL, depth, referer)]. Delivered themselves when the
+        # preferred URL gives no document by the end of the run (fails, loops, refused).
+        self.deferred: dict[str, list[tuple[str, int, str | None]]] = {}
+        self.itemized: set[int] = set()  # URLs (and their redirect origins) that gave an item
+        self.requested: set[int] = set()  # page URLs requested by this spider
+        # Links beyond max_depth: URL -> (referer, depth); recorded at the end unless reached.
+        self.beyond_depth: dict[str, tuple[str, int]] = {}
+        self.beyond_depth_unlisted = 0
 
     @classmethod
     def load_config(cls, config: str | None) -> SiteConfig:
@@ -92,7 +105,13 @@ class SiteSpider(Spider):
                 s.set("USER_AGENT", spider.site.user_agent, priority="spider")
         if spider.full_sync is None:
             spider.full_sync = s.getbool("KB_FULL_SYNC")
+        # Robots directives addressed to us: <meta name="robots">, <meta name="<token>">,
+        # "<token>: noindex" in X-Robots-Tag (crawler/robots_directives.py).
+        spider.bots = tuple(
+            t for t in {bot_token(s.get("ROBOTSTXT_USER_AGENT") or s.get("USER_AGENT") or "")} if t
+        )
         spider.options = ExtractOptions(
+            robots_meta_names=("robots", *spider.bots),
             min_chars=spider.site.min_chars,
             lang_sample_chars=s.getint("KB_LANG_SAMPLE_CHARS"),
             forced_language=spider.site.forced_language,
@@ -105,12 +124,107 @@ class SiteSpider(Spider):
             start_method=s.get("KB_EXTRACT_START_METHOD"),
         )
         spider.max_sitemap_bytes = s.getint("DOWNLOAD_MAXSIZE")
+        spider.records_per_reason = s.getint("KB_URL_RECORDS_PER_REASON")
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._request_scheduled, signal=signals.request_scheduled)
         return spider
 
-    def _closed(self) -> None:
+    def _closed(self, reason: str = "") -> None:
         if self.pool is not None:
             self.pool.close()
+        self._settle_records(reason)
+
+    # -- records ----------------------------------------------------------------------
+    def skip(
+        self,
+        url: str,
+        reason: str,
+        *,
+        detail: Any = None,
+        referer: str | None = None,
+        depth: int | None = None,
+        what: str | None = None,
+    ) -> None:
+        """Account for a URL not delivered (crawler/runrecords.py): stat + record line."""
+        if self.records is None:  # before the run opened, or without the sync pipeline
+            self.records = UrlRecords(None, self.records_per_reason, self.crawler.stats)
+        self.records.record(url, reason, detail=detail, referer=referer, depth=depth, what=what)
+
+    def refuse_link(self, url: str, referer: str, depth: int) -> None:
+        """A link (or sitemap entry) this crawl does not follow: off-site or denied by rule."""
+        reason = "offsite" if not host_allowed(host_of(url), self.allowed_domains) else "denied"
+        self.skip(url, reason, referer=referer, depth=depth)
+
+    def _request_dropped(self, request: Request) -> None:
+        """The scheduler dropped a redirect's target: the redirect is recorded.
+
+        Scrapy's OffsiteMiddleware drops off-site targets at scheduling time, and the dupe
+        filter drops a target already requested. A dropped link is only a second request
+        for a URL already accounted for: not recorded.
+        """
+        origins = request.meta.get("redirect_urls")
+        if not origins or not request.meta.get("kb_page"):
+            return
+        target = normalize_url(request.url)
+        if self.url_wanted(target):
+            reason = "redirect"
+        elif host_allowed(host_of(target), self.allowed_domains):
+            reason = "denied"
+        else:
+            reason = "offsite"
+        self.skip(
+            normalize_url(origins[0]), reason, detail=target,
+            referer=_referer(request), depth=request.meta.get("kb_depth"),
+        )  # fmt: skip
+
+    def _request_scheduled(self, request: Request) -> None:
+        """A redirect to another host: Scrapy's OffsiteMiddleware drops it right after this
+        signal, without a request_dropped signal or an errback; recorded here."""
+        origins = request.meta.get("redirect_urls")
+        if not origins or not request.meta.get("kb_page") or request.dont_filter:
+            return
+        target = normalize_url(request.url)
+        if not host_allowed(host_of(target), self.allowed_domains):
+            self.skip(
+                normalize_url(origins[0]), "offsite", detail=target,
+                referer=_referer(request), depth=request.meta.get("kb_depth"),
+            )  # fmt: skip
+
+    def _idle(self) -> None:
+        """At the end: deliver pages whose preferred URL gave no document (issue 12, point 4)."""
+        if not self.deferred:
+            return
+        deferred, self.deferred = self.deferred, {}
+        for preferred, pages in deferred.items():
+            for url, depth, referer in pages:
+                logger.info(
+                    "%s names %s as canonical, which gave no document (failed, refused or "
+                    "redirected back): the page is delivered under its own URL",
+                    url, preferred,
+                )  # fmt: skip
+                self.crawler.stats.inc_value("discovery/canonical_fallback")
+                request = self.page_request(url, depth, dont_filter=True)
+                request.meta["kb_self"] = True  # its canonical is not followed again
+                if referer:
+                    request.headers[b"Referer"] = referer
+                self.crawler.engine.crawl(request)
+        raise DontCloseSpider
+
+    def _settle_records(self, reason: str) -> None:
+        """End of run: pages still waiting on their canonical, links beyond max_depth."""
+        for preferred, pages in self.deferred.items():
+            for url, depth, referer in pages:
+                self.skip(url, "canonical", detail=preferred, referer=referer, depth=depth)
+        self.deferred = {}
+        for url, (referer, depth) in self.beyond_depth.items():
+            if url_key(url) not in self.requested:
+                self.skip(url, "depth", referer=referer, depth=depth)
+        self.beyond_depth = {}
+        if self.records is not None:  # past the bound: counted, not checked against requests
+            self.records.count_unlisted("depth", self.beyond_depth_unlisted)
+        self.beyond_depth_unlisted = 0
 
     # -- rules ------------------------------------------------------------------
     def url_wanted(self, url: str) -> bool:
@@ -119,12 +233,16 @@ class SiteSpider(Spider):
             url, self._allow, self._deny
         )
 
-    def page_request(self, url: str, depth: int, lastmod: str | None = None) -> Request:
+    def page_request(
+        self, url: str, depth: int, lastmod: str | None = None, *, dont_filter: bool = False
+    ) -> Request:
+        self.requested.add(url_key(url))
         return NamedCallbackRequest(
             url,
             callback=self.parse_page,
             errback=self.page_failed,
             meta={"kb_page": True, "kb_depth": depth, "kb_lastmod": lastmod},
+            dont_filter=dont_filter,
         )
 
     def sitemap_request(self, url: str, level: int = 0) -> Request:
@@ -139,6 +257,7 @@ class SiteSpider(Spider):
     # -- discovery ----------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
         self.sync = getattr(self.crawler, "kb_sync", None)
+        self.records = getattr(self.crawler, "kb_records", None) or self.records
         if self.flush_only:
             return
         if self.pool is not None:
@@ -156,16 +275,24 @@ class SiteSpider(Spider):
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         level = response.meta.get("kb_sitemap_level", 0)
         if response.url.endswith("/robots.txt"):
-            for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+            for url in robots_sitemap_urls(response.body, response.url):
                 if host_allowed(host_of(url), self.allowed_domains):
                     yield self.sitemap_request(url, level)
+                else:
+                    self.skip(url, "offsite", referer=response.url, what="sitemap")
             return
         body = self._sitemap_body(response)
         if body is None:
             self.crawler.stats.inc_value("sitemap/invalid")
             logger.warning("Not a usable sitemap: %s", response.url)
             return
-        sitemap = Sitemap(body)
+        try:
+            sitemap = Sitemap(body)
+            sitemap.type  # noqa: B018 - fails on a document lxml could not read at all
+        except Exception as exc:  # lxml's errors on a broken document: counted, never silent
+            self.crawler.stats.inc_value("discovery/parse_error")
+            logger.warning("Sitemap %s could not be parsed: %s", response.url, exc)
+            return
         self.crawler.stats.inc_value("sitemap/parsed")
         for count, entry in enumerate(sitemap, 1):
             if count > MAX_SITEMAP_ENTRIES:
@@ -180,10 +307,13 @@ class SiteSpider(Spider):
                     self.crawler.stats.inc_value("sitemap/too_deep")
                 elif host_allowed(host_of(loc), self.allowed_domains):
                     yield self.sitemap_request(loc, level + 1)
+                else:
+                    self.skip(loc, "offsite", referer=response.url, what="sitemap")
                 continue
             url = normalize_url(loc)
             if not self.url_wanted(url):
                 self.crawler.stats.inc_value("discovery/filtered")
+                self.refuse_link(url, response.url, 0)
                 continue
             lastmod = entry.get("lastmod") or None
             if (
@@ -212,13 +342,23 @@ class SiteSpider(Spider):
                 return None
             except (OSError, EOFError):
                 return None
-        head = body[:2048].lstrip().lower()
+        body = sitemap_xml(body)  # BOM, UTF-16, leading whitespace
+        head = body[:2048].lower()
         if b"<urlset" not in head and b"<sitemapindex" not in head:
             return None
         return body
 
     def sitemap_failed(self, failure: Any) -> None:
         self.crawler.stats.inc_value("sitemap/failed")
+        request = failure.request
+        why = request.meta.get("kb_refused") or download_failure_reason(failure.value)
+        if why in (("http_404", None), ("http_410", None)) and request.url.endswith("/robots.txt"):
+            return  # no robots.txt: a normal answer, not a loss
+        if why is not None:
+            self.skip(
+                normalize_url(request.url), why[0], detail=why[1],
+                referer=_referer(request), what="sitemap",
+            )  # fmt: skip
 
     def replay_links(self, url: str, depth: int) -> Iterator[Request]:
         """Links an unchanged page had last time, so the crawl still reaches its children."""
@@ -231,18 +371,28 @@ class SiteSpider(Spider):
     # -- pages ----------------------------------------------------------------------
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         stats = self.crawler.stats
-        depth = response.meta.get("kb_depth", 0)
+        meta = response.meta
+        depth = meta.get("kb_depth", 0)
         url = normalize_url(response.url)
+        referer = _referer(response.request)
+        # A redirect chain: the URLs asked for before this one are not delivered as such.
+        origins = [normalize_url(u) for u in meta.get("redirect_urls", ())]
+        origins = [u for u in dict.fromkeys(origins) if u != url]
         if not self.url_wanted(url):  # a redirect may have left the site
-            stats.inc_value("extract/skipped/offsite_redirect")
+            reason = "offsite" if not host_allowed(host_of(url), self.allowed_domains) else "denied"
+            for origin in origins or [url]:
+                self.skip(origin, reason, detail=url, referer=referer, depth=depth)
             return
+        for origin in origins:
+            self.skip(origin, "redirect", detail=url, referer=referer, depth=depth)
         if not self._is_html(response):
-            stats.inc_value("extract/skipped/not_html")
+            ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+            self.skip(url, "not_html", detail=ctype or None, referer=referer, depth=depth)
             if self.sync is not None:
                 self.sync.mark_seen(url)
             return
         if self.pages_sent_to_extraction >= self.site.max_pages:
-            stats.inc_value("extract/skipped/max_pages")
+            self.skip(url, "max_pages", referer=referer, depth=depth)
             self.truncated = True
             raise CloseSpider("max_pages")
         self.pages_sent_to_extraction += 1
@@ -250,46 +400,81 @@ class SiteSpider(Spider):
             logger.info(
                 "max_pages (%d) reached: no more pages will be extracted", self.site.max_pages
             )
-        follow = self.site.follow_links and depth < self.site.max_depth
+        header = header_directives(response.headers.getlist(b"X-Robots-Tag"), self.bots)
+        # Links are read at max_depth too, to record what lies beyond it.
+        read_links = self.site.follow_links and not header.nofollow
         # The knowledge-base pipeline's current split limit: the worker splits there.
         split_chars = getattr(self.crawler, "kb_split_chars", None)
         try:
             page = await self.pool.run(
                 response.text, response.url, self.options, self.site.name,
-                MAX_LINKS_PER_PAGE if follow else 0, (url, split_chars) if split_chars else None,
+                MAX_LINKS_PER_PAGE if read_links else 0,
+                (url, split_chars) if split_chars else None,
             )  # fmt: skip
         except PageFailed as exc:
             stats.inc_value(f"extract/failed/{exc.reason}")
             logger.warning("Extraction failed (%s): %s", exc.reason, response.url)
+            self.skip(url, "extraction_failed", detail=exc.reason, referer=referer, depth=depth)
             return
         stats.inc_value("extract/pages")
+        if page.get("discovery_error"):
+            stats.inc_value("discovery/parse_error")
+            logger.warning("Could not parse %s: %s", response.url, page["discovery_error"])
         if page["links_dropped"]:
             stats.inc_value("discovery/links_over_limit", page["links_dropped"])
-        links = [link for link in page["links"] if self.url_wanted(link)]
+        links = self._follow(page["links"], url, depth)
         for link in links:
             yield self.page_request(link, depth + 1)
 
         canonical = page.get("canonical_url")
-        if canonical:
+        if canonical and not meta.get("kb_self"):
             canonical = normalize_url(canonical)
-            if canonical != url and self.url_wanted(canonical):
-                # rel=canonical inside the crawl: this page is a copy of that one.
-                stats.inc_value("extract/skipped/canonical")
+            if canonical != url and canonical not in origins and self.url_wanted(canonical):
+                # rel=canonical inside the crawl: this page is a copy of that one, delivered
+                # there; or here, at the end of the run, if that URL gives no document.
                 if self.sync is not None:
                     self.sync.mark_seen(url)
-                yield self.page_request(canonical, depth)
+                if url_key(canonical) in self.itemized:
+                    self.skip(url, "canonical", detail=canonical, referer=referer, depth=depth)
+                else:
+                    self.deferred.setdefault(canonical, []).append((url, depth, referer))
+                    yield self.page_request(canonical, depth)
                 return
-        robots_header = (response.headers.get(b"X-Robots-Tag") or b"").lower()
-        if not page["skip_reason"] and (b"noindex" in robots_header or b"none" in robots_header):
+        if not page["skip_reason"] and header.noindex:
             page["skip_reason"] = "noindex"
         if page["skip_reason"]:
-            stats.inc_value(f"extract/skipped/{page['skip_reason']}")
+            self.skip(url, page["skip_reason"], referer=referer, depth=depth)
             if self.sync is not None:
                 self.sync.mark_seen(url)
                 self.sync.record_page(url, links=links, **self._validators(response))
             return
         stats.inc_value(f"lang/{page['language']}")
+        stats.inc_value("discovery/content_pages")
+        for delivered in (url, *origins):
+            self.itemized.add(url_key(delivered))
+            for page_url, page_depth, page_referer in self.deferred.pop(delivered, ()):
+                self.skip(
+                    page_url, "canonical", detail=delivered, referer=page_referer, depth=page_depth
+                )
         yield self.page_item(url, page, response, links)
+
+    def _follow(self, found: list[str], url: str, depth: int) -> list[str]:
+        """The links of a page this crawl follows; the others are recorded (or kept for
+        the end of the run when they lie beyond max_depth)."""
+        links = []
+        for link in found:
+            if not self.url_wanted(link):
+                self.refuse_link(link, url, depth + 1)
+            elif depth >= self.site.max_depth:
+                if link in self.beyond_depth:
+                    continue
+                if len(self.beyond_depth) < self.records_per_reason:
+                    self.beyond_depth[link] = (url, depth + 1)
+                else:
+                    self.beyond_depth_unlisted += 1
+            else:
+                links.append(link)
+        return links
 
     def page_item(
         self, url: str, page: dict[str, Any], response: Response, links: list[str]
@@ -341,17 +526,40 @@ class SiteSpider(Spider):
         return isinstance(response, HtmlResponse) or b"<html" in response.body[:4096].lower()
 
     def page_failed(self, failure: Any) -> None:
-        """Download errors (404, DNS, timeouts): counted; 404/410 tell the sync state."""
-        if failure.check(IgnoreRequest):  # robots.txt, 304, guarded host: counted elsewhere
-            return
+        """Download errors and refusals (404, DNS, timeouts, robots.txt): recorded.
+
+        404/410 tell the sync state the page is gone; anything else (timeouts, 5xx, 403,
+        429) says nothing about the page, so this run must not count it as missed.
+        """
         request = failure.request
+        url = normalize_url(request.url)
+        why = request.meta.get("kb_refused") or download_failure_reason(failure.value)
+        if why is None:  # not modified (304): the page is unchanged, not lost
+            return
+        reason, detail = why
         response = getattr(failure.value, "response", None)
         status = getattr(response, "status", None)
         if status is not None:
             self.crawler.stats.inc_value(f"download/failed/{status}")
-        else:
+        elif reason not in ("robots", "offsite", "private_address"):  # refusals: not downloads
             self.crawler.stats.inc_value(f"download/failed/{type(failure.value).__name__}")
-        # 404/410 count towards "gone"; anything else (timeouts, 5xx, 403, 429) says
-        # nothing about the page, so this run must not count it as missed.
-        if self.sync is not None and status not in (404, 410):
-            self.sync.mark_uncertain(normalize_url(request.url))
+        origins = [normalize_url(u) for u in request.meta.get("redirect_urls", ())]
+        depth = request.meta.get("kb_depth")
+        self.skip(
+            origins[0] if origins else url,
+            reason,
+            detail=detail if not origins else f"{detail or reason} at {url}",
+            referer=_referer(request),
+            depth=depth,
+        )
+        refused = reason in ("robots", "offsite", "private_address")
+        if self.sync is not None and status not in (404, 410) and not refused:
+            self.sync.mark_uncertain(url)
+
+
+def _referer(request: Request | None) -> str | None:
+    """The Referer Scrapy's RefererMiddleware set on a request, or None."""
+    if request is None:
+        return None
+    value = request.headers.get(b"Referer")
+    return value.decode("latin-1") if value else None

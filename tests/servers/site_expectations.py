@@ -367,3 +367,22 @@ GEN_MARKER = "GEN-{i:05d}"  # appears in the main text of generated page i
 # Initial Last-Modified of hand-written pages: 2026-01-15T00:00Z + page index minutes;
 # an edit moves it to now (never backwards) and updates the sitemap <lastmod>.
 INITIAL_LAST_MODIFIED = "2026-01-15T00:00:00+00:00"
+
+# The reason each page above is not delivered, as the run's per-URL records give it
+# (crawl from "/" with max_depth 3; detail where it is fixed). "/en/only-via-nofollow.html" has
+# none: only a nofollow page links to it, so the crawl never learns of it.
+RECORD_REASONS: dict[str, tuple[str, str | None]] = {
+    "/en/noindex.html": ("noindex", None),
+    "/en/nofollow.html": ("noindex", None),
+    "/en/thin.html": ("thin", None),
+    "/en/guide-print.html": ("canonical", "/en/guide.html"),
+    "/files/manual.pdf": ("not_html", "application/pdf"),
+    "/img/logo.png": ("not_html", "image/png"),
+    "/files/blob.html": ("not_html", None),
+    "/missing-page.html": ("http_404", None),
+    "/private/internal-notes.html": ("robots", None),
+    "/old-guide": ("redirect", None),
+    "/go-offsite": ("offsite", None),
+}
+# Off-site links in the chrome of every page: each recorded once, as "offsite".
+OFFSITE_LINKS = ["http://offsite.invalid/status", "https://offsite.invalid/download"]

@@ -1140,6 +1140,148 @@ REDIRECTS: dict[str, tuple[int, str]] = {
     "/moved-guide": (302, "/en/guide.html"),
 }
 
+# robots.txt as real servers send it (``--robots``): the same rules and Sitemap line in
+# another encoding/layout, or everything disallowed.
+#   default            UTF-8, LF, Sitemap: last
+#   bom-sitemap-first  UTF-8 BOM, CRLF, "Sitemap:" on the first line (right after the BOM)
+#   utf16-cr           UTF-16 with BOM, CR line endings, "  Sitemap :" with whitespace
+#   disallow-all       "User-agent: *  Disallow: /"
+ROBOTS_VARIANTS = ("default", "bom-sitemap-first", "utf16-cr", "disallow-all")
+
+
+@dataclass(frozen=True)
+class CaseRoute:
+    """A fixed answer under /cases/ (real-web discovery traps); not linked from the site."""
+
+    body: str
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+_CASE_PROSE = (
+    "<p>This page belongs to the discovery cases of the test website. Each case reproduces a "
+    "situation that real sites produce and that once made a crawler lose a page in silence. "
+    "{topic}</p><p>A second paragraph keeps the main text well above the thin-page threshold "
+    "of two hundred characters, so the only reason not to deliver it is the one under test.</p>"
+)
+
+
+def _case_page(title: str, topic: str, *, head: str = "", links: tuple[str, ...] = ()) -> str:
+    items = "".join(f'<li><a href="{href}">{href}</a></li>' for href in links)
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"{head}</head><body><main><article><h1>{title}</h1>"
+        + _CASE_PROSE.format(topic=topic)
+        + (f"<ul>{items}</ul>" if items else "")
+        + "</article></main></body></html>"
+    )
+
+
+_XHTML_A = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
+    '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">'
+    '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>DocBook chapter one</title></head>'
+    "<body><h1>DocBook chapter one</h1><p>This XHTML page starts with an XML declaration, as "
+    "every page of DocBook output does; a crawler parsing decoded text with lxml finds no link "
+    "in it.</p><p>It has enough prose to pass the thin-page threshold of two hundred characters "
+    'comfortably, and one link to the next chapter.</p><p><a href="b.html">Chapter two</a></p>'
+    "</body></html>"
+)
+
+# path -> answer. Discovery traps from the real web (tests/test_discovery_cases.py).
+CASES: dict[str, CaseRoute] = {
+    # XHTML with an XML declaration: its links must be found.
+    "/cases/xhtml/a.html": CaseRoute(_XHTML_A),
+    "/cases/xhtml/b.html": CaseRoute(
+        _case_page("DocBook chapter two", "It is only linked from chapter one.")
+    ),
+    # Robots directives in headers and meta tags, read by the standard.
+    "/cases/robots-tags/": CaseRoute(
+        _case_page(
+            "Robots directives",
+            "The pages below send robots directives meant for other crawlers or for images.",
+            links=("a.html", "b.html", "c.html", "d.html", "e.html", "f.html"),
+        )
+    ),
+    "/cases/robots-tags/a.html": CaseRoute(
+        _case_page("Photo policy", "Only image previews are limited, not indexing."),
+        headers=(("X-Robots-Tag", "max-image-preview:none"),),
+    ),
+    "/cases/robots-tags/b.html": CaseRoute(
+        _case_page("Press contacts", "Only one other crawler is asked to stay away."),
+        headers=(("X-Robots-Tag", "otherbot: noindex, nofollow"),),
+    ),
+    "/cases/robots-tags/c.html": CaseRoute(
+        _case_page("Embargoed release", "Nobody may index this page."),
+        headers=(("X-Robots-Tag", "noindex"),),
+    ),
+    "/cases/robots-tags/d.html": CaseRoute(
+        _case_page("Only for us", "Two headers: one for another bot, one for kbcrawler."),
+        headers=(("X-Robots-Tag", "otherbot: none"), ("X-Robots-Tag", "kbcrawler: noindex")),
+    ),
+    "/cases/robots-tags/e.html": CaseRoute(
+        _case_page(
+            "Meta for our bot",
+            "A meta tag named after our bot asks us not to index.",
+            head='<meta name="kbcrawler" content="noindex">',
+        )
+    ),
+    "/cases/robots-tags/f.html": CaseRoute(
+        _case_page(
+            "Meta for others",
+            "Meta tags for another bot and for snippets only.",
+            head='<meta name="otherbot" content="none">'
+            '<meta name="robots" content="max-snippet:50, max-image-preview:none">',
+        )
+    ),
+    # A canonical that redirects back to the page.
+    "/cases/blog/": CaseRoute(
+        _case_page("Example blog", "The post below names a canonical.", links=("post1/",))
+    ),
+    "/cases/blog/post1/": CaseRoute(
+        _case_page(
+            "Moving the blog to a static server",
+            "Its canonical URL lacks the trailing slash and redirects back here.",
+            head=f'<link rel="canonical" href="{BASE_TOKEN}/cases/blog/post1">',
+        )
+    ),
+    "/cases/blog/post1": CaseRoute(
+        "", status=308, headers=(("Location", f"{BASE_TOKEN}/cases/blog/post1/"),)
+    ),
+    # Canonicals that cannot give the document: a 404 and a robots-disallowed URL.
+    "/cases/canon/": CaseRoute(
+        _case_page(
+            "Canonical traps",
+            "The pages below name canonicals that give nothing.",
+            links=("to-404.html", "to-private.html"),
+        )
+    ),
+    "/cases/canon/to-404.html": CaseRoute(
+        _case_page(
+            "Canonical to a missing page",
+            "Its canonical answers 404.",
+            head='<link rel="canonical" href="/cases/canon/missing.html">',
+        )
+    ),
+    "/cases/canon/to-private.html": CaseRoute(
+        _case_page(
+            "Canonical to a disallowed page",
+            "Its canonical is disallowed by robots.txt.",
+            head='<link rel="canonical" href="/cases/private/to-private.html">',
+        )
+    ),
+    # A redirect stub: script plus a meta refresh inside <noscript>.
+    "/cases/stub/link.html": CaseRoute(
+        '<script>window.location.replace("/cases/stub/manual.html")</script>\n'
+        '<noscript><META http-equiv="refresh" content="0;URL=\'/cases/stub/manual.html\'">'
+        "</noscript>\n"
+    ),
+    "/cases/stub/manual.html": CaseRoute(
+        _case_page("User manual", "It is reached through a redirect stub only.")
+    ),
+}
+
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
@@ -1315,9 +1457,15 @@ class SiteState:
     """Everything the handlers share: page versions, removals, mode, request log."""
 
     def __init__(
-        self, base: str, offsite: str, gen_pages: int = 0, state_dir: Path | None = None
+        self,
+        base: str,
+        offsite: str,
+        gen_pages: int = 0,
+        state_dir: Path | None = None,
+        robots: str = "default",
     ) -> None:
         self.lock = threading.RLock()
+        self.robots = robots
         self.base = base
         self.offsite = offsite
         self.netloc = urlsplit(base).netloc
@@ -1466,9 +1614,24 @@ class SiteState:
             "\n"
             "User-agent: *\n"
             "Disallow: /private/\n"
+            "Disallow: /cases/private/\n"
             "\n"
             f"Sitemap: {self.base}/sitemap_index.xml\n"
         )
+
+    def robots_body(self) -> bytes:
+        """robots.txt as sent, per ``--robots`` (see ROBOTS_VARIANTS)."""
+        text = self.robots_txt()
+        sitemap_line = f"Sitemap: {self.base}/sitemap_index.xml\n"
+        if self.robots == "bom-sitemap-first":
+            text = sitemap_line + text.replace(sitemap_line, "")
+            return b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()
+        if self.robots == "utf16-cr":
+            text = "  Sitemap :  " + sitemap_line[9:] + text.replace(sitemap_line, "")
+            return text.replace("\n", "\r").encode("utf-16")
+        if self.robots == "disallow-all":
+            return b"User-agent: *\nDisallow: /\n"
+        return text.encode()
 
     def _child_sitemaps(self) -> list[tuple[str, datetime]]:
         with self.lock:
@@ -1738,6 +1901,9 @@ class WebsiteHandler(BaseHTTPRequestHandler):
             self._admin_get(path)
             return
         try:
+            if url.path in CASES and self.site.mode is None:
+                self._serve_case(CASES[url.path])
+                return
             self._serve(path, parse_qs(url.query))
         except (ConnectionError, TimeoutError):
             self.close_connection = True
@@ -1836,7 +2002,7 @@ class WebsiteHandler(BaseHTTPRequestHandler):
             self._send(mode, body, "text/html; charset=utf-8")
             return
         if path == "/robots.txt":
-            self._send(200, site.robots_txt().encode(), "text/plain; charset=utf-8")
+            self._send(200, site.robots_body(), "text/plain; charset=utf-8")
         elif path == "/sitemap_index.xml":
             self._send(200, site.sitemap_index(), "application/xml")
         elif path == "/sitemap-pages.xml":
@@ -1884,6 +2050,18 @@ class WebsiteHandler(BaseHTTPRequestHandler):
             self._send_validated(body, content_type, page.last_modified)
         else:
             self._not_found()
+
+    def _serve_case(self, case: CaseRoute) -> None:
+        body = case.body.replace(BASE_TOKEN, self.site.base).encode("utf-8")
+        self.send_response(case.status)
+        if case.status < 300 or case.status >= 400:
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+        for key, value in case.headers:
+            self.send_header(key, value.replace(BASE_TOKEN, self.site.base))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not self._head and body:
+            self.wfile.write(body)
 
     def _int_arg(
         self, query: dict[str, list[str]], name: str, default: int, low: int, high: int
@@ -2024,13 +2202,14 @@ def start_website(
     gen_pages: int = 0,
     port: int = 0,
     state_dir: str | os.PathLike[str] | None = None,
+    robots: str = "default",
     startup_timeout: float = 20.0,
 ) -> tuple[str, WebsiteHandle]:
     """Start the site in a subprocess (stderr goes to ``tmpdir``); caller must ``stop()``."""
     tmp = Path(tmpdir)
     tmp.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "tests.servers.website", "--port", str(port)]
-    cmd += ["--gen-pages", str(gen_pages)]
+    cmd += ["--gen-pages", str(gen_pages), "--robots", robots]
     if state_dir is not None:
         cmd += ["--state-dir", str(state_dir)]
     stderr_path = tmp / "website-stderr.log"
@@ -2079,11 +2258,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument("--gen-pages", type=int, default=0, help="size of /gen/ (0 = off)")
+    parser.add_argument("--robots", choices=ROBOTS_VARIANTS, default="default")
     args = parser.parse_args(argv)
     server = WebsiteServer((args.host, args.port))
     port = server.server_address[1]
     base = f"http://{args.host}:{port}"
-    site = SiteState(base, f"http://{OFFSITE_HOST}:{port}", args.gen_pages, args.state_dir)
+    site = SiteState(
+        base, f"http://{OFFSITE_HOST}:{port}", args.gen_pages, args.state_dir, args.robots
+    )
     server.site = site
     if args.host == "127.0.0.1":
         # Best effort: some systems have no 127.0.0.2; the links then just fail to connect.
