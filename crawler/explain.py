@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy.robotstxt import ProtegoRobotParser
+from scrapy.utils.misc import load_object
 
 from crawler.middlewares import private_host_refused
 from crawler.options import ExtractOptions
+from crawler.robots_directives import bot_token, header_directives
+from crawler.runrecords import REASONS, RECORDS_SUFFIX, read_url_records, runs_dir
 from crawler.sitefetch import FetchError, PoliteFetcher
 from crawler.syncstate import signature_of
 from crawler.urls import host_allowed, host_of, normalize_url
@@ -150,17 +152,17 @@ def stored_depth(state_dir: Path, site: str, starts: list[str], url: str) -> int
     return None
 
 
-def run_records(runs_dir: Path, url: str, limit: int = 5) -> list[dict[str, Any]]:
-    """What the last runs recorded for ``url``, newest first, from their per-URL records.
-
-    Reads ``runs/*.urls.jsonl`` (one JSON object per URL a run did not deliver, with its
-    ``reason``), where runs write them; isolated here so the record format has one reader.
-    """
+def run_records(runs: Path, url: str, limit: int = 5) -> list[dict[str, Any]]:
+    """What the last runs recorded for ``url`` (newest first): their per-URL records
+    (:mod:`crawler.runrecords`), each with the run's stamp as ``run``."""
     found: list[dict[str, Any]] = []
-    for path in sorted(runs_dir.glob("*.urls.jsonl"), reverse=True):
-        for record in _records_mentioning(path, url):
-            if record.get("url") == url:
-                found.append({"run": path.name.split(".")[0], **record})
+    for path in sorted(runs.glob(f"*{RECORDS_SUFFIX}"), reverse=True):
+        try:
+            records = list(read_url_records(path, url))
+        except OSError:
+            continue
+        stamp = path.name.removesuffix(RECORDS_SUFFIX)
+        found.extend({"run": stamp, **record} for record in records)
         if len(found) >= limit:
             break
     return found[:limit]
@@ -246,10 +248,10 @@ def _rules_detail(spider: SiteSpider, url: str) -> tuple[bool, str]:
 
 
 def _robots(
-    fetcher: PoliteFetcher, url: str, user_agent: str, obey: bool
+    fetcher: PoliteFetcher, url: str, user_agent: str, settings: BaseSettings
 ) -> tuple[str, str, float | None]:
-    """(verdict, detail, crawl delay) of the host's robots.txt for ``url``."""
-    if not obey:
+    """(verdict, detail, crawl delay) of the host's robots.txt for ``url`` (ROBOTSTXT_PARSER)."""
+    if not settings.getbool("ROBOTSTXT_OBEY"):
         return INFO, "not obeyed (ROBOTSTXT_OBEY is off)", None
     parts = urlsplit(url)
     robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
@@ -259,7 +261,7 @@ def _robots(
         return UNKNOWN, f"{robots_url} could not be fetched ({exc}); Scrapy then allows all", None
     if response.status >= 400:
         return PASS, f"{robots_url} answers {response.status}: everything is allowed", None
-    parser = ProtegoRobotParser(response.body, None)
+    parser = load_object(settings["ROBOTSTXT_PARSER"])(response.body, None)
     delay = parser.crawl_delay(user_agent)
     if parser.allowed(url, user_agent):
         extra = f" (Crawl-delay {delay:g}s honoured)" if delay else ""
@@ -303,14 +305,17 @@ def explain_url(
 
     # 2. What earlier runs left behind.
     record = read_page_state(state_dir, site.name, norm)
-    runs_dir = state_dir / site.name / "runs"
+    runs = runs_dir(state_dir, site.name)
     ex.history = {
         "state": record,
-        "runs": run_records(runs_dir, norm),
-        "gone_in_reports": gone_reports(runs_dir, norm),
+        "runs": run_records(runs, norm),
+        "gone_in_reports": gone_reports(runs, norm),
         **outbox_mentions(outbox_dir / site.name, norm),
     }
     depth = stored_depth(state_dir, site.name, [normalize_url(u) for u in site.start_urls], norm)
+    recorded = [r for r in ex.history["runs"] if isinstance(r.get("depth"), int)]
+    if depth is None and recorded:
+        depth = recorded[0]["depth"]
     if depth is None:
         known = "in the sitemap (depth 0) or found through links" if record else "unknown"
         ex.add(
@@ -329,9 +334,7 @@ def explain_url(
 
     with PoliteFetcher(settings, site) as fetcher:
         user_agent = fetcher.user_agent
-        verdict, detail, delay = _robots(
-            fetcher, norm, user_agent, settings.getbool("ROBOTSTXT_OBEY")
-        )
+        verdict, detail, delay = _robots(fetcher, norm, user_agent, settings)
         ex.add("robots.txt", verdict, detail)
         if delay:
             fetcher.host_delay(host, delay)
@@ -387,7 +390,12 @@ def _page_checks(
         ctype = (response.headers.get(b"Content-Type") or b"?").decode("latin-1")
         ex.add("HTML", FAIL, f"not an HTML page ({ctype}): counted as not_html")
         return
+    user_agent = (
+        site.user_agent or settings.get("ROBOTSTXT_USER_AGENT") or settings.get("USER_AGENT")
+    )
+    bots = tuple(t for t in {bot_token(user_agent or "")} if t)
     options = ExtractOptions(
+        robots_meta_names=("robots", *bots),
         min_chars=site.min_chars,
         lang_sample_chars=settings.getint("KB_LANG_SAMPLE_CHARS"),
         forced_language=site.forced_language,
@@ -403,9 +411,9 @@ def _page_checks(
         ex.add("canonical", PASS, f"rel=canonical {canonical} is outside the crawl: ignored")
     else:
         ex.add("canonical", PASS, "none, or this URL itself")
-    header = (response.headers.get(b"X-Robots-Tag") or b"").lower()
+    header = header_directives(response.headers.getlist(b"X-Robots-Tag"), bots)
     skip = page.get("skip_reason")
-    if not skip and (b"noindex" in header or b"none" in header):
+    if not skip and header.noindex:
         skip = "noindex"
     explain_skip = {
         "noindex": "the page asks not to be indexed (meta robots or X-Robots-Tag noindex)",
@@ -419,7 +427,7 @@ def _page_checks(
     if skip in ("thin", "empty"):
         ex.add("thin or empty", FAIL, explain_skip[skip])
     elif skip and skip != "noindex":
-        ex.add("extraction", FAIL, f"skipped as {skip}")
+        ex.add("extraction", FAIL, f"skipped as {skip}: {REASONS.get(skip, 'see the README')}")
     elif not skip:
         ex.add("thin or empty", PASS, f"{len(page.get('content') or '')} characters of main text")
     if skip or ex.delivered is False:
@@ -526,8 +534,13 @@ def history_lines(history: dict[str, Any]) -> list[str]:
         elif state.get("missed_runs"):
             lines.append(f"missed by the last {state['missed_runs']} complete run(s)")
     for record in history.get("runs") or []:
-        reason = record.get("reason") or record.get("status") or "?"
-        lines.append(f"run {record['run']}: not delivered: {reason}")
+        reason = str(record.get("reason") or "?")
+        meaning = REASONS.get(reason) or REASONS.get("http_<status>" if "http_" in reason else "")
+        detail = f" ({record['detail']})" if record.get("detail") else ""
+        lines.append(
+            f"run {record['run']}: not delivered: {reason}{detail}"
+            + (f" - {meaning}" if meaning else "")
+        )
     for name in history.get("gone_in_reports") or []:
         lines.append(f"listed as gone in run report {name}")
     for name in history.get("pending") or []:

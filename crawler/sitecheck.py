@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy.robotstxt import ProtegoRobotParser
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip, gzip_magic_number
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from scrapy.utils.misc import load_object
+from scrapy.utils.sitemap import Sitemap
 
 from crawler.sitefetch import FetchError, PoliteFetcher
+from crawler.sitefiles import robots_sitemap_urls, sitemap_xml
 from crawler.spiders.site import MAX_SITEMAP_DEPTH, MAX_SITEMAP_ENTRIES
 from crawler.urls import host_allowed, host_of, normalize_url
 
@@ -56,7 +57,8 @@ def sitemap_body(response: Response, max_size: int) -> bytes | None:
             body = gunzip(body, max_size=max_size)
         except (_DecompressionMaxSizeExceeded, OSError, EOFError):
             return None
-    head = body[:2048].lstrip().lower()
+    body = sitemap_xml(body)  # BOM, UTF-16, leading whitespace: as the spider reads it
+    head = body[:2048].lower()
     return body if b"<urlset" in head or b"<sitemapindex" in head else None
 
 
@@ -65,11 +67,12 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
     site = spider.site
     report = LiveReport()
     obey = settings.getbool("ROBOTSTXT_OBEY")
-    parsers: dict[str, ProtegoRobotParser | None] = {}
+    parsers: dict[str, Any] = {}  # site root -> ROBOTSTXT_PARSER instance (None: allow all)
+    robots_parser = load_object(settings["ROBOTSTXT_PARSER"])
     with PoliteFetcher(settings, site) as fetcher:
         agent = fetcher.user_agent
 
-        def robots_of(url: str) -> ProtegoRobotParser | None:
+        def robots_of(url: str) -> Any:
             parts = urlsplit(url)
             base = f"{parts.scheme}://{parts.netloc}"
             if base not in parsers:
@@ -82,11 +85,11 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
                 if response.status >= 400:
                     report.robots.append(f"{base}/robots.txt: HTTP {response.status} (all allowed)")
                     return None
-                parser = ProtegoRobotParser(response.body, None)
+                parser = robots_parser(response.body, None)
                 delay = parser.crawl_delay(agent)
                 if delay:
                     fetcher.host_delay(host_of(url), delay)
-                found = sitemap_urls_from_robots(response.body, base_url=response.url)
+                found = robots_sitemap_urls(response.body, response.url)
                 report.robots.append(
                     f"{base}/robots.txt: HTTP {response.status}, "
                     f"Crawl-delay {f'{delay:g}s' if delay else 'none'}, "
@@ -130,7 +133,7 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
                 report.problems.append(f"sitemap {url}: HTTP {response.status}")
                 continue
             if url.endswith("/robots.txt"):
-                for found in sitemap_urls_from_robots(response.body, base_url=response.url):
+                for found in robots_sitemap_urls(response.body, response.url):
                     if host_allowed(host_of(found), spider.allowed_domains):
                         queue.append((found, level))
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,12 @@ def test_mistakes_are_one_line(crawled: Any, tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     result = run_scrapy(["kb-explain", "books", "not-a-url"], tmp, env=env)
     assert result.returncode == 2 and "is not an http(s) URL" in result.stderr
+
+
+def test_the_runs_per_url_records_are_shown(crawled: Any) -> None:
+    result = explain(crawled, "/en/thin.html")
+    assert re.search(
+        r"run \d{8}T\d{6}Z: not delivered: thin - main text shorter than min_chars", result.stdout
+    ), result.stdout
+    data = json.loads(explain(crawled, "/private/internal-notes.html", "--json").stdout)
+    assert [r["reason"] for r in data["history"]["runs"]] == ["robots"]
