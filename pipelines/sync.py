@@ -20,6 +20,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from crawler.runrecords import Skipped, UrlRecords, records_path
+from crawler.runsummary import run_summary, summary_table
 from crawler.syncstate import SyncState, signature_of
 from pipelines.outbox import write_atomic
 
@@ -325,6 +326,10 @@ class SyncPipeline:
         }
         path = self.report_path
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self.records is not None:
+            self.records.close()  # complete on disk: the summary reads it
+        report["summary"] = run_summary(self.stats.get_stats(), path.parent)
+        logger.info("%s", summary_table(spider.site.name, report["summary"]))
         write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False, default=str).encode())
         self.stats.set_value("sync/report", str(path))
         logger.info("Run report: %s", path)
