@@ -75,6 +75,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.CrawlDelayMiddleware": 110,
     "crawler.middlewares.ConditionalGetMiddleware": 560,
 }
+EXTENSIONS = {
+    # Live progress on a terminal, else a log line every KB_PROGRESS_SECONDS.
+    "crawler.extensions.progress.Progress": 500,
+}
 ITEM_PIPELINES = {
     "pipelines.sync.SyncPipeline": 200,
     "pipelines.kb.KnowledgeBasePipeline": 800,
@@ -132,3 +136,5 @@ KB_LOCK_STALE_SECONDS = 6 * 3600  # a lock whose process is gone is always stale
 # Operator commands and progress.
 KB_CHECK_MAX_SITEMAPS = 100  # sitemap files `kb-check --live` reads at most per site
 KB_QUERY_RATE_PER_MIN = 60  # kb-search / kb-query: the documented limit of search and query
+KB_PROGRESS_SECONDS = 60.0  # without a terminal: one progress log line this often (0 = off)
+KB_PROGRESS_BAR = True  # on a terminal: a live progress display instead of the log lines

@@ -316,6 +316,7 @@ class SiteSpider(Spider):
                 self.refuse_link(url, response.url, 0)
                 continue
             lastmod = entry.get("lastmod") or None
+            self.crawler.stats.inc_value("sitemap/pages")  # the progress display's ETA
             if (
                 self.sync is not None
                 and not self.full_sync

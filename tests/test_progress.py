@@ -1,0 +1,102 @@
+"""Progress: a live display on a terminal (a pty), log lines in a log file."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.crawl_runner import REPO_ROOT, crawl_env, write_site
+from tests.servers.website import running_website
+
+PAGES = 30
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def command(config: Path, *extra: str) -> list[str]:
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"config={config}"]
+    settings = {
+        "KB_PROGRESS_SECONDS": "0.5",
+        "RANDOMIZE_DOWNLOAD_DELAY": "False",
+        "AUTOTHROTTLE_ENABLED": "False",
+        "KB_EXTRACT_WORKERS": "1",
+    }
+    for key, value in settings.items():
+        cmd += ["-s", f"{key}={value}"]
+    return cmd + list(extra)
+
+
+@pytest.fixture
+def slow_site(tmp_path: Path) -> Any:
+    """30 sitemap pages at 0.1 s apart: the crawl lasts at least 3 s."""
+    with running_website(tmp_path, gen_pages=PAGES) as site:
+        config = write_site(
+            tmp_path, "slow", sitemap_urls=[site.url + "/robots.txt"], allow=["/gen/"],
+            follow_links=False, download_delay=0.1,
+        )  # fmt: skip
+        yield config
+
+
+def test_a_log_file_gets_a_progress_line_every_period(tmp_path: Path, slow_site: Path) -> None:
+    log = tmp_path / "crawl.log"
+    proc = subprocess.run(
+        command(slow_site, "--logfile", str(log)), cwd=REPO_ROOT, env=crawl_env(tmp_path),
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = log.read_text(encoding="utf-8")
+    assert not ANSI.search(text)
+    periodic = re.findall(r"Progress: (\d+)(?: of ~(\d+))? pages crawled .*ETA (\S+)\n", text)
+    assert len(periodic) >= 3, text[-3000:]  # >= 3 s of crawl, a line every 0.5 s
+    pages = [int(p) for p, _, _ in periodic]
+    assert pages == sorted(pages)
+    assert any(total == str(PAGES) and eta != "unknown" for _, total, eta in periodic)
+    end = re.search(r"Progress: (.*) \(end\)", text)
+    assert end and end.group(1).startswith(f"{PAGES} of ~{PAGES} pages crawled")
+    assert f"{PAGES} documents delivered, 0 pending, ETA 0m00s" in end.group(1)
+
+
+def test_a_terminal_gets_a_live_display_and_no_progress_lines(
+    tmp_path: Path, slow_site: Path
+) -> None:
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    env = {**crawl_env(tmp_path), "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        command(slow_site), cwd=REPO_ROOT, env=env, stdin=slave, stdout=slave, stderr=slave
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError as exc:  # EIO: the child closed the terminal
+            if exc.errno != errno.EIO:
+                raise
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=240) == 0
+    out = b"".join(chunks).decode("utf-8", "replace")
+    plain = ANSI.sub("", out)
+    assert ANSI.search(out), "no terminal control sequences: no live display"
+    assert re.search(rf"[1-9]\d*/{PAGES} pages crawled +━", plain), plain[-3000:]
+    assert re.search(r"\d+ documents delivered, \d+ pending", plain)
+    assert "ETA " in plain and " queued" in plain
+    # The log goes on above the display, and no periodic progress lines are logged.
+    assert "Spider closed (finished)" in plain
+    assert not re.search(r"Progress: .*ETA \S+\r?\n", plain)
+    assert re.search(rf"Progress: {PAGES} of ~{PAGES} pages crawled .* \(end\)", plain)
