@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
+    from crawler.items import PageItem
     from crawler.spiders.site import SiteSpider
 
 PASS, FAIL, UNKNOWN, INFO = "pass", "fail", "unknown", "info"
@@ -375,7 +376,6 @@ def _page_checks(
     record: dict[str, Any] | None,
 ) -> None:
     from crawler.pagework import process_page
-    from pipelines.split import split_document, with_metadata
 
     site = spider.site
     if chain:
@@ -459,11 +459,7 @@ def _page_checks(
         ex.reason = "would be crawled and delivered"
 
     item = spider.page_item(url, page, response, page.get("links") or [])
-    if item.parts:
-        documents = with_metadata(item.parts, item.document["metadata"])
-    else:
-        documents = split_document(item.document, max_chars, anchors=item.anchors)
-    for doc in documents:
+    for doc in documents_of(item, max_chars):
         lines = [ln for ln in doc["content"].splitlines() if ln.strip()][:FIRST_LINES]
         ex.documents.append(
             {
@@ -475,6 +471,16 @@ def _page_checks(
                 "metadata": doc["metadata"],
             }
         )
+
+
+def documents_of(item: PageItem, max_chars: int) -> list[dict[str, Any]]:
+    """A page item's documents exactly as the knowledge-base pipeline posts them: the
+    worker's parts completed with the page's metadata, or the page split at ``max_chars``."""
+    from pipelines.split import split_document, with_metadata
+
+    if item.parts:
+        return with_metadata(item.parts, item.document["metadata"])
+    return split_document(item.document, max_chars, anchors=item.anchors)
 
 
 def learned_limit(state_dir: Path, site: str) -> int | None:

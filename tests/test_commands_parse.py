@@ -1,0 +1,64 @@
+"""``scrapy parse`` on a site: no extra flags, and ``-O`` writes the documents as posted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.crawl_runner import REPO_ROOT, crawl_env, crawl_site, write_site
+from tests.servers.website import running_website
+
+KEYS = {"title", "content", "url", "metadata"}
+
+
+def project_with_site(tmp_path: Path, base: str) -> Path:
+    """A copy of the project whose settings/sites/ has ``local.yaml`` for the test website."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO_ROOT / "settings", project / "settings")
+    shutil.copy(REPO_ROOT / "scrapy.cfg", project / "scrapy.cfg")
+    site = {"start_urls": [base + "/"], "allow": [r"/big\.html"], "max_document_chars": 20000}
+    (project / "settings" / "sites" / "local.yaml").write_text(yaml.safe_dump(site))
+    return project
+
+
+def parse(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "scrapy", "parse", *args, "-s", "KB_EXTRACT_WORKERS=1"]
+    env = {**env, "PYTHONPATH": f"{project}:{REPO_ROOT}"}
+    return subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=240)
+
+
+def without_time(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, "metadata": {k: v for k, v in doc["metadata"].items() if k != "crawled_at"}}
+
+
+def test_parse_prints_and_writes_the_documents_a_crawl_posts(tmp_path: Path) -> None:
+    env = crawl_env(tmp_path)
+    with running_website(tmp_path) as site:
+        url = site.url + "/big.html?kb=50"
+        project = project_with_site(tmp_path, site.url)
+        out = tmp_path / "documents.jsonl"
+        named = parse(project, env, "--spider", "local", url, "-O", str(out))
+        found = parse(project, env, url)  # no --spider: the site whose domain holds the URL
+        config = write_site(
+            tmp_path, "local", start_urls=[url], allow=[r"/big\.html"], follow_links=False
+        )
+        crawl = crawl_site(config, tmp_path, env=env)
+    assert named.returncode == 0, named.stderr[-3000:]
+    assert "Cannot find callback" not in named.stderr and "Traceback" not in named.stderr
+    assert "# Scraped Items" in named.stdout and "Large Reference Page (50 KB)" in named.stdout
+    assert found.returncode == 0 and "Large Reference Page (50 KB)" in found.stdout
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(written) >= 2 and all(set(d) == KEYS for d in written)
+    assert [d["metadata"]["part"] for d in written] == list(range(1, len(written) + 1))
+    assert crawl.returncode == 0, crawl.stderr[-3000:]
+    posted = crawl.documents("local")
+    assert [without_time(d) for d in written] == [without_time(d) for d in posted]
+    # parse never touches the sync state or the outbox: the crawl's run is the only one.
+    assert len(crawl.reports("local")) == 1
+    assert len(list((tmp_path / "outbox" / "local").glob("*.jsonl"))) == 1
