@@ -441,11 +441,18 @@ def _page_checks(
         ex.add("duplicate", PASS, "no other URL delivered this text")
     if record and record.get("fingerprint") == fingerprint and not spider.full_sync:
         etag = (response.headers.get(b"ETag") or b"").decode("latin-1")
-        layer = (
-            "304: the server's ETag is unchanged, so not even extracted"
-            if etag and etag == record.get("etag")
-            else "fingerprint: same text, nothing posted"
-        )
+        modified = (response.headers.get(b"Last-Modified") or b"").decode("latin-1")
+        if record.get("lastmod"):
+            layer = (
+                f"lastmod: while the sitemap's <lastmod> stays {record['lastmod']}, "
+                "not even downloaded"
+            )
+        elif (etag and etag == record.get("etag")) or (
+            modified and modified == record.get("last_modified")
+        ):
+            layer = "304: the server's ETag/Last-Modified is unchanged, so not even extracted"
+        else:
+            layer = "fingerprint: same text, nothing posted"
         ex.add(
             "unchanged", FAIL,
             f"unchanged since the last sync, delivered {record['last_delivered']} (layer {layer})",
