@@ -18,6 +18,7 @@ from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.misc import load_object
 from scrapy.utils.sitemap import Sitemap
 
+from crawler.runrecords import url_key
 from crawler.sitefetch import FetchError, PoliteFetcher
 from crawler.sitefiles import robots_sitemap_urls, sitemap_xml
 from crawler.spiders.site import MAX_SITEMAP_DEPTH, MAX_SITEMAP_ENTRIES
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from crawler.spiders.site import SiteSpider
 
 SAMPLE = 5
+MAX_DISTINCT = 1_000_000  # URLs deduplicated by key; memory stays under ~100 MB
 
 
 @dataclass
@@ -41,7 +43,8 @@ class LiveReport:
     notes: list[str] = field(default_factory=list)
     sitemaps_read: int = 0
     listed: int = 0
-    kept: list[str] = field(default_factory=list)
+    kept: int = 0  # distinct URLs the rules keep (approximate past MAX_DISTINCT)
+    kept_sample: list[str] = field(default_factory=list)
     dropped: int = 0
     dropped_sample: list[str] = field(default_factory=list)
     disallowed: int = 0
@@ -111,7 +114,8 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
                 parts = urlsplit(url)
                 queue.append((f"{parts.scheme}://{parts.netloc}/robots.txt", 0))
         seen: set[str] = set()
-        kept: dict[str, None] = {}
+        kept: set[int] = set()  # url_key of kept URLs: 8 bytes each, not the URL
+        over_distinct = False
         max_size = settings.getint("DOWNLOAD_MAXSIZE")
         while queue:
             url, level = queue.pop(0)
@@ -167,27 +171,39 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
                 if obey and parser is not None and not parser.allowed(page, agent):
                     report.disallowed += 1
                     continue
-                kept[page] = None
-        report.kept = list(kept)
+                key = url_key(page)
+                if key in kept:
+                    continue
+                if len(kept) < MAX_DISTINCT:
+                    kept.add(key)
+                elif not over_distinct:
+                    over_distinct = True
+                    report.notes.append(
+                        f"over {MAX_DISTINCT} distinct URLs: later duplicates are counted too"
+                    )
+                report.kept += 1
+                if len(report.kept_sample) < SAMPLE:
+                    report.kept_sample.append(page)
         report.requests = fetcher.requests
         delay = fetcher.delay
     if not site.sitemap_urls and not report.sitemaps_read:
         report.notes.append("no sitemap found: pages are only reached through links")
-    report.estimate = estimate(spider, settings, report.kept, delay)
+    starts = [normalize_url(u) for u in site.start_urls]
+    extra = sum(1 for u in starts if spider.url_wanted(u) and url_key(u) not in kept)
+    report.estimate = estimate(spider, settings, report.kept + extra, delay)
     if report.estimate["pages"] == 0:
         report.problems.append("a run would crawl nothing: no start URL and no kept sitemap URL")
     return report
 
 
 def estimate(
-    spider: SiteSpider, settings: BaseSettings, kept: list[str], delay: float
+    spider: SiteSpider, settings: BaseSettings, urls: int, delay: float
 ) -> dict[str, float]:
     """A full run's size from the sitemaps: pages, documents (one per page at least), import
     requests (``KB_MAX_BATCH_DOCS`` per request), minutes the import rate limit needs
     (``KB_IMPORT_RATE_PER_MIN``), and minutes of downloads at the politeness delay."""
     site = spider.site
-    starts = [normalize_url(u) for u in site.start_urls if spider.url_wanted(normalize_url(u))]
-    pages = min(len(dict.fromkeys([*kept, *starts])), site.max_pages)
+    pages = min(urls, site.max_pages)
     per_request = max(1, min(100, settings.getint("KB_MAX_BATCH_DOCS")))
     requests = math.ceil(pages / per_request)
     rate = settings.getfloat("KB_IMPORT_RATE_PER_MIN")
@@ -207,10 +223,10 @@ def render_live(report: LiveReport, settings: BaseSettings) -> list[str]:
     lines = [f"  {line}" for line in report.robots]
     lines.append(
         f"  sitemaps: {report.sitemaps_read} read, {report.listed} URLs listed, "
-        f"{len(report.kept)} kept by the rules, {report.dropped} dropped by the rules, "
+        f"{report.kept} kept by the rules, {report.dropped} dropped by the rules, "
         f"{report.disallowed} disallowed by robots.txt"
     )
-    lines += [f"    kept:    {url}" for url in report.kept[:SAMPLE]]
+    lines += [f"    kept:    {url}" for url in report.kept_sample]
     lines += [f"    dropped: {url}" for url in report.dropped_sample]
     e = report.estimate
     more = " (more through links)" if e["more_through_links"] else ""
