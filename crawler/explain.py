@@ -531,6 +531,7 @@ def render_text(ex: Explanation) -> str:
 
 
 def history_lines(history: dict[str, Any]) -> list[str]:
+    """``Explanation.history`` as the "Last runs:" lines of the text output."""
     lines = []
     state = history.get("state")
     if not state:
