@@ -222,7 +222,8 @@ class UrlRecords:
             self._seen.add(key)
         count = self.counts.get(reason, 0) + 1
         self.counts[reason] = count
-        if count == 1:
+        if reason not in self.first or (what is None and reason not in self.page_counts):
+            # the first record of each reason, a page's rather than a sitemap's
             self.first[reason] = (url, None if detail is None else str(detail))
         if what is None:
             self.page_counts[reason] = self.page_counts.get(reason, 0) + 1

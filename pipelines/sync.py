@@ -349,7 +349,7 @@ def why_no_content(
     network = [r for r in NETWORK_REASONS if counts.get(r)]
     if not responses and network:
         url, detail = first[network[0]]
-        return f"the site is unreachable ({network[0]}: {detail or 'failed'} at {url})"
+        return f"the site is unreachable ({url}: {detail or network[0]})"
     if total and page_counts.get("robots", 0) == total:
         return f"everything is disallowed by robots.txt ({total} URL(s) refused)"
     if total and all(r.startswith("http_") for r in page_counts):

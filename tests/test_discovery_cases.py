@@ -168,7 +168,7 @@ def test_unreachable_site_exits_8(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{_free_port()}"
     result = _no_content_run(tmp_path, base, start_urls=[base + "/"])
     line = next(x for x in result.stderr.splitlines() if "(exit status 8)" in x)
-    assert "the site is unreachable (connection" in line and base in line, line
+    assert f"the site is unreachable ({base}/: Connection was refused" in line, line
     assert _records(result, "nothing", base)["/"]["reason"] == "connection"
 
 
