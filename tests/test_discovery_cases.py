@@ -170,6 +170,7 @@ def test_unreachable_site_exits_8(tmp_path: Path) -> None:
     line = next(x for x in result.stderr.splitlines() if "(exit status 8)" in x)
     assert f"the site is unreachable ({base}/: Connection was refused" in line, line
     assert _records(result, "nothing", base)["/"]["reason"] == "connection"
+    assert "Traceback" not in result.stderr
 
 
 def test_everything_disallowed_exits_8(tmp_path: Path) -> None:

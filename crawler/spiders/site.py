@@ -21,6 +21,7 @@ from scrapy.utils.sitemap import Sitemap
 
 from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_site_file
 from crawler.items import PageItem, build_document
+from crawler.middlewares import quiet_network_tracebacks
 from crawler.named_request import NamedCallbackRequest
 from crawler.options import ExtractOptions
 from crawler.pool import ExtractionPool, PageFailed
@@ -125,6 +126,7 @@ class SiteSpider(Spider):
         )
         spider.max_sitemap_bytes = s.getint("DOWNLOAD_MAXSIZE")
         spider.records_per_reason = s.getint("KB_URL_RECORDS_PER_REASON")
+        quiet_network_tracebacks()  # an unreachable site: one line (exit 8), no traceback
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
@@ -324,6 +326,7 @@ class SiteSpider(Spider):
                 # Layer 1 of incremental sync: not even downloaded.
                 self.crawler.stats.inc_value("sync/unchanged/lastmod")
                 self.sync.mark_seen(url)
+                self.content_reached(url)
                 yield from self.replay_links(url, 0)
                 continue
             yield self.page_request(url, depth=0, lastmod=lastmod)
@@ -450,13 +453,16 @@ class SiteSpider(Spider):
             return
         stats.inc_value(f"lang/{page['language']}")
         stats.inc_value("discovery/content_pages")
-        for delivered in (url, *origins):
-            self.itemized.add(url_key(delivered))
-            for page_url, page_depth, page_referer in self.deferred.pop(delivered, ()):
-                self.skip(
-                    page_url, "canonical", detail=delivered, referer=page_referer, depth=page_depth
-                )
+        self.content_reached(url, *origins)
         yield self.page_item(url, page, response, links)
+
+    def content_reached(self, *urls: str) -> None:
+        """These URLs gave a document (or are unchanged since one was delivered): pages that
+        named one of them as canonical are settled as ``canonical`` copies."""
+        for url in urls:
+            self.itemized.add(url_key(url))
+            for page_url, depth, referer in self.deferred.pop(url, ()):
+                self.skip(page_url, "canonical", detail=url, referer=referer, depth=depth)
 
     def _follow(self, found: list[str], url: str, depth: int) -> list[str]:
         """The links of a page this crawl follows; the others are recorded (or kept for
