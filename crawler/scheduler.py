@@ -52,12 +52,11 @@ class DiskQueueScheduler(Scheduler):
         while (request := self.next_request()) is not None:
             if not request.meta.get("kb_page"):
                 continue
-            referer = request.headers.get(b"Referer")
             skip(
                 normalize_url(request.url),
                 why,
                 detail=None if why == "max_pages" else reason,
-                referer=referer.decode("latin-1") if referer else None,
+                referer=request.meta.get("kb_referer"),
                 depth=request.meta.get("kb_depth"),
             )
             count += 1

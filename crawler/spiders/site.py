@@ -207,10 +207,8 @@ class SiteSpider(Spider):
                     url, preferred,
                 )  # fmt: skip
                 self.crawler.stats.inc_value("discovery/canonical_fallback")
-                request = self.page_request(url, depth, dont_filter=True)
+                request = self.page_request(url, depth, referer=referer, dont_filter=True)
                 request.meta["kb_self"] = True  # its canonical is not followed again
-                if referer:
-                    request.headers[b"Referer"] = referer
                 self.crawler.engine.crawl(request)
         raise DontCloseSpider
 
@@ -236,14 +234,25 @@ class SiteSpider(Spider):
         )
 
     def page_request(
-        self, url: str, depth: int, lastmod: str | None = None, *, dont_filter: bool = False
+        self,
+        url: str,
+        depth: int,
+        lastmod: str | None = None,
+        *,
+        referer: str | None = None,
+        dont_filter: bool = False,
     ) -> Request:
+        """A page request; ``referer`` (the page or sitemap it was found on) goes to the
+        records, kept through redirects (Scrapy's Referer header follows each hop)."""
         self.requested.add(url_key(url))
+        meta = {"kb_page": True, "kb_depth": depth, "kb_lastmod": lastmod}
+        if referer:
+            meta["kb_referer"] = referer
         return NamedCallbackRequest(
             url,
             callback=self.parse_page,
             errback=self.page_failed,
-            meta={"kb_page": True, "kb_depth": depth, "kb_lastmod": lastmod},
+            meta=meta,
             dont_filter=dont_filter,
         )
 
@@ -329,7 +338,7 @@ class SiteSpider(Spider):
                 self.content_reached(url)
                 yield from self.replay_links(url, 0)
                 continue
-            yield self.page_request(url, depth=0, lastmod=lastmod)
+            yield self.page_request(url, depth=0, lastmod=lastmod, referer=response.url)
 
     def _sitemap_body(self, response: Response) -> bytes | None:
         """The XML of a sitemap, gunzipped within DOWNLOAD_MAXSIZE; None if not a sitemap."""
@@ -369,7 +378,7 @@ class SiteSpider(Spider):
             return
         for link in self.sync.stored_links(url):
             if self.url_wanted(link):
-                yield self.page_request(link, depth + 1)
+                yield self.page_request(link, depth + 1, referer=url)
 
     # -- pages ----------------------------------------------------------------------
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
@@ -427,7 +436,7 @@ class SiteSpider(Spider):
             stats.inc_value("discovery/links_over_limit", page["links_dropped"])
         links = self._follow(page["links"], url, depth)
         for link in links:
-            yield self.page_request(link, depth + 1)
+            yield self.page_request(link, depth + 1, referer=url)
 
         canonical = page.get("canonical_url")
         if canonical and not meta.get("kb_self"):
@@ -441,7 +450,7 @@ class SiteSpider(Spider):
                     self.skip(url, "canonical", detail=canonical, referer=referer, depth=depth)
                 else:
                     self.deferred.setdefault(canonical, []).append((url, depth, referer))
-                    yield self.page_request(canonical, depth)
+                    yield self.page_request(canonical, depth, referer=url)
                 return
         if not page["skip_reason"] and header.noindex:
             page["skip_reason"] = "noindex"
@@ -564,8 +573,10 @@ class SiteSpider(Spider):
 
 
 def _referer(request: Request | None) -> str | None:
-    """The Referer Scrapy's RefererMiddleware set on a request, or None."""
+    """Where a request's URL was found: ours (meta), else Scrapy's Referer header, or None."""
     if request is None:
         return None
+    if request.meta.get("kb_referer"):
+        return request.meta["kb_referer"]
     value = request.headers.get(b"Referer")
     return value.decode("latin-1") if value else None
