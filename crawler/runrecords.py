@@ -78,6 +78,8 @@ REASONS: dict[str, str] = {
     "extraction_failed": "the extraction worker failed (detail: why)",
     "parse_error": "the HTML could not be parsed",
     "dropped": "dropped by an item pipeline (detail: its message)",
+    "item_error": "an item pipeline raised an error on it (detail)",
+    "spider_error": "the spider's callback raised an error on it (detail)",
 }
 """Reasons and what they mean (README "Per-URL records" lists the same)."""
 
@@ -199,10 +201,6 @@ class UrlRecords:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = path.open("w", encoding="utf-8")
-
-    def recorded(self, url: str) -> bool:
-        """This URL already has a record in this run."""
-        return url_key(url) in self._seen
 
     def record(
         self,

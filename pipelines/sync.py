@@ -108,6 +108,7 @@ class SyncPipeline:
         self.started = time.time()
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -158,6 +159,13 @@ class SyncPipeline:
                 self.records.record(url, exception.reason, detail=exception.detail)
             return
         self.records.record(url, "dropped", detail=str(exception))
+
+    def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
+        """A pipeline raised on an item (not DropItem): recorded, with the error."""
+        url = getattr(item, "url", None)
+        if self.records is not None and url:
+            detail = f"{type(failure.value).__name__}: {failure.value}"
+            self.records.record(url, "item_error", detail=detail)
 
     def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
         item.fingerprint = (

@@ -131,6 +131,7 @@ class SiteSpider(Spider):
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         return spider
 
     def _closed(self, reason: str = "") -> None:
@@ -139,20 +140,12 @@ class SiteSpider(Spider):
         self._settle_records(reason)
 
     # -- records ----------------------------------------------------------------------
-    def skip(
-        self,
-        url: str,
-        reason: str,
-        *,
-        detail: Any = None,
-        referer: str | None = None,
-        depth: int | None = None,
-        what: str | None = None,
-    ) -> None:
-        """Account for a URL not delivered (crawler/runrecords.py): stat + record line."""
+    def skip(self, url: str, reason: str, **fields: Any) -> None:
+        """Account for a URL not delivered: stat + record line; ``fields`` are
+        :meth:`crawler.runrecords.UrlRecords.record`'s (detail, referer, depth, what)."""
         if self.records is None:  # before the run opened, or without the sync pipeline
             self.records = UrlRecords(None, self.records_per_reason, self.crawler.stats)
-        self.records.record(url, reason, detail=detail, referer=referer, depth=depth, what=what)
+        self.records.record(url, reason, **fields)
 
     def refuse_link(self, url: str, referer: str, depth: int) -> None:
         """A link (or sitemap entry) this crawl does not follow: off-site or denied by rule."""
@@ -192,6 +185,16 @@ class SiteSpider(Spider):
             self.skip(
                 normalize_url(origins[0]), "offsite", detail=target,
                 referer=_referer(request), depth=request.meta.get("kb_depth"),
+            )  # fmt: skip
+
+    def _spider_error(self, failure: Any, response: Response) -> None:
+        """A callback raised (a bug, or input nobody foresaw): the page is recorded, not lost
+        in the log only."""
+        if response.meta.get("kb_page"):
+            self.skip(
+                normalize_url(response.url), "spider_error",
+                detail=f"{type(failure.value).__name__}: {failure.value}",
+                referer=_referer(response.request), depth=response.meta.get("kb_depth"),
             )  # fmt: skip
 
     def _idle(self) -> None:
