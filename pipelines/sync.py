@@ -255,19 +255,19 @@ class SyncPipeline:
         share, responses = self._error_share()
         failure = None
         last = state.last_good_run()
-        no_content = self._no_content(spider, reason)
-        if no_content:
-            failure = "no_content"
-            complete = False  # nothing was crawled: nothing may be marked gone
-            self.stats.set_value("kb/no_content", no_content)
-            logger.error("%s", no_content)
-        elif responses >= 3 and share > self.max_error_share:
+        # The site refusing or failing (exit 5) says more than "no content" (exit 8).
+        if responses >= 3 and share > self.max_error_share:
             failure = "error_share"
             logger.error(
                 "%.0f%% of the site's answers were 403/429/5xx: the site is refusing or failing; "
                 "nothing is marked gone and the run counts as failed",
                 share * 100,
             )
+        elif no_content := self._no_content(spider, reason):
+            failure = "no_content"
+            complete = False  # nothing was crawled: nothing may be marked gone
+            self.stats.set_value("kb/no_content", no_content)
+            logger.error("%s", no_content)
         elif flush_only:
             pass
         elif complete and last is not None and last[0] and reached < self.shrink_ratio * last[0]:
