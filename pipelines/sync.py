@@ -300,7 +300,8 @@ class SyncPipeline:
     ) -> None:
         get = self.stats.get_value
         counts = {
-            key.split("/", 1)[1].replace("/", "_"): value
+            # "skipped/thin" -> "skipped_thin"; "sync/unchanged/304" -> "unchanged_304"
+            (key if key.startswith("skipped/") else key.split("/", 1)[1]).replace("/", "_"): value
             for key, value in self.stats.get_stats().items()
             if key.startswith(("sync/", "skipped/", "kb/")) and isinstance(value, int | float)
         }
