@@ -308,7 +308,7 @@ class SiteSpider(Spider):
             logger.warning("Sitemap %s could not be parsed: %s", response.url, exc)
             return
         self.crawler.stats.inc_value("sitemap/parsed")
-        for count, entry in enumerate(sitemap, 1):
+        for count, entry in enumerate(self._entries(sitemap, response.url), 1):
             if count > MAX_SITEMAP_ENTRIES:
                 self.crawler.stats.inc_value("sitemap/entries_over_limit")
                 logger.warning("Sitemap %s has over %d entries; rest ignored", response.url, count)
@@ -342,6 +342,15 @@ class SiteSpider(Spider):
                 yield from self.replay_links(url, 0)
                 continue
             yield self.page_request(url, depth=0, lastmod=lastmod, referer=response.url)
+
+    def _entries(self, sitemap: Sitemap, url: str) -> Iterator[dict[str, Any]]:
+        """The sitemap's entries; a parser error part-way is counted and logged, the entries
+        before it kept."""
+        try:
+            yield from sitemap
+        except Exception as exc:  # lxml's errors: counted, never silent
+            self.crawler.stats.inc_value("discovery/parse_error")
+            logger.warning("Sitemap %s could not be parsed to its end: %s", url, exc)
 
     def _sitemap_body(self, response: Response) -> bytes | None:
         """The XML of a sitemap, gunzipped within DOWNLOAD_MAXSIZE; None if not a sitemap."""
