@@ -20,7 +20,8 @@ A URL has at most one line per run (the first reason wins). Lines are bounded: p
 counted (the run report's ``skipped_unlisted``). The counts per reason are the stats
 ``skipped/<reason>`` and the run report's ``skipped``: listed lines plus unlisted ones.
 
-:func:`read_url_records` and :func:`runs_dir` are the reading side (``kb-explain``).
+:func:`read_url_records`, :func:`run_reports` and :func:`runs_dir` are the reading side
+(``kb-explain``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "download_failure_reason",
     "read_url_records",
     "records_path",
+    "run_reports",
     "runs_dir",
     "url_key",
 ]
@@ -89,6 +91,14 @@ _DEDUPE_FACTOR = 20  # remember this many URLs per per-reason line budget (memor
 def runs_dir(state_dir: str | Path, site: str) -> Path:
     """``KB_STATE_DIR/<site>/runs``: run reports (``*.json``) and records (``*.urls.jsonl``)."""
     return Path(state_dir) / site / "runs"
+
+
+def run_reports(state_dir: str | Path, site: str) -> list[Path]:
+    """The site's run reports (``<stamp>.json``), oldest first; ``[]`` when none."""
+    folder = runs_dir(state_dir, site)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.json") if not p.name.endswith(RECORDS_SUFFIX))
 
 
 def records_path(report_path: str | Path) -> Path:

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from scrapy import exceptions as scrapy_errors
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -16,6 +17,7 @@ from crawler.runrecords import (
     download_failure_reason,
     read_url_records,
     records_path,
+    run_reports,
 )
 from pipelines.sync import why_no_content
 
@@ -62,6 +64,9 @@ def test_lines_are_bounded_per_reason_and_counts_kept(tmp_path: Path) -> None:
     # the reader takes the report's path too, and filters by URL
     report = tmp_path / "runs" / "20260101T000000Z.json"
     assert [r["reason"] for r in read_url_records(report, "https://x.test/robots")] == ["robots"]
+    report.write_text("{}", encoding="utf-8")
+    assert run_reports(tmp_path.parent, tmp_path.name) == [report]
+    assert run_reports(tmp_path, "no-such-site") == []
 
 
 def test_reader_skips_a_torn_last_line(tmp_path: Path) -> None:
@@ -87,6 +92,13 @@ def test_download_failure_reasons() -> None:
     assert download_failure_reason(error.ConnectionRefusedError())[0] == "connection"
     assert download_failure_reason(error.TCPTimedOutError())[0] == "timeout"
     assert download_failure_reason(ValueError("odd"))[0] == "download_error"
+    # Scrapy >= 2.19's own download errors
+    assert download_failure_reason(scrapy_errors.CannotResolveHostError("a.test"))[0] == "dns"
+    assert download_failure_reason(scrapy_errors.DownloadTimeoutError("slow"))[0] == "timeout"
+    refused = scrapy_errors.DownloadConnectionRefusedError("refused")
+    assert download_failure_reason(refused) == ("connection", "refused")
+    too_big = scrapy_errors.DownloadCancelledError("over DOWNLOAD_MAXSIZE")
+    assert download_failure_reason(too_big)[0] == "too_large"
 
 
 def test_why_no_content_in_order() -> None:
