@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 
+from crawler.runrecords import download_failure_reason
 from crawler.urls import host_of, is_private_host, normalize_url
 
 if TYPE_CHECKING:
@@ -35,6 +36,27 @@ def private_host_refused(host: str, site: SiteConfig | None) -> bool:
     if site is not None:
         named.update(host_of(u) for u in [*site.start_urls, *site.sitemap_urls])
     return host not in named
+
+
+class NetworkTracebackFilter(logging.Filter):
+    """Drops the traceback from Scrapy's "Error downloading …robots.txt" log line when the
+    cause is the network (DNS, refused, timeout): an unreachable site is one clear line
+    (and exit status 8), not a traceback. Other errors keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            why = download_failure_reason(record.exc_info[1])
+            if why is not None and why[0] in ("dns", "connection", "timeout"):
+                record.exc_info = None
+                record.exc_text = None
+        return True
+
+
+def quiet_network_tracebacks() -> None:
+    """Install :class:`NetworkTracebackFilter` on Scrapy's robots.txt logger (once)."""
+    robots_logger = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
+    if not any(isinstance(f, NetworkTracebackFilter) for f in robots_logger.filters):
+        robots_logger.addFilter(NetworkTracebackFilter())
 
 
 class HostGuardMiddleware:
@@ -103,6 +125,7 @@ class ConditionalGetMiddleware:
         self.crawler.stats.inc_value("sync/unchanged/304")
         sync.mark_seen(url)
         site_spider = self.crawler.spider
+        site_spider.content_reached(url)  # delivered earlier: a canonical copy settles on it
         depth = request.meta.get("kb_depth", 0)
         for follow in site_spider.replay_links(url, depth):
             self.crawler.engine.crawl(follow)

@@ -20,7 +20,8 @@ A URL has at most one line per run (the first reason wins). Lines are bounded: p
 counted (the run report's ``skipped_unlisted``). The counts per reason are the stats
 ``skipped/<reason>`` and the run report's ``skipped``: listed lines plus unlisted ones.
 
-:func:`read_url_records` and :func:`runs_dir` are the reading side (``kb-explain``).
+:func:`read_url_records`, :func:`run_reports` and :func:`runs_dir` are the reading side
+(``kb-explain``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "download_failure_reason",
     "read_url_records",
     "records_path",
+    "run_reports",
     "runs_dir",
     "url_key",
 ]
@@ -78,6 +80,8 @@ REASONS: dict[str, str] = {
     "extraction_failed": "the extraction worker failed (detail: why)",
     "parse_error": "the HTML could not be parsed",
     "dropped": "dropped by an item pipeline (detail: its message)",
+    "item_error": "an item pipeline raised an error on it (detail)",
+    "spider_error": "the spider's callback raised an error on it (detail)",
 }
 """Reasons and what they mean (README "Per-URL records" lists the same)."""
 
@@ -87,6 +91,14 @@ _DEDUPE_FACTOR = 20  # remember this many URLs per per-reason line budget (memor
 def runs_dir(state_dir: str | Path, site: str) -> Path:
     """``KB_STATE_DIR/<site>/runs``: run reports (``*.json``) and records (``*.urls.jsonl``)."""
     return Path(state_dir) / site / "runs"
+
+
+def run_reports(state_dir: str | Path, site: str) -> list[Path]:
+    """The site's run reports (``<stamp>.json``), oldest first; ``[]`` when none."""
+    folder = runs_dir(state_dir, site)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.json") if not p.name.endswith(RECORDS_SUFFIX))
 
 
 def records_path(report_path: str | Path) -> Path:
@@ -200,10 +212,6 @@ class UrlRecords:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = path.open("w", encoding="utf-8")
 
-    def recorded(self, url: str) -> bool:
-        """This URL already has a record in this run."""
-        return url_key(url) in self._seen
-
     def record(
         self,
         url: str,
@@ -222,7 +230,8 @@ class UrlRecords:
             self._seen.add(key)
         count = self.counts.get(reason, 0) + 1
         self.counts[reason] = count
-        if count == 1:
+        if reason not in self.first or (what is None and reason not in self.page_counts):
+            # the first record of each reason, a page's rather than a sitemap's
             self.first[reason] = (url, None if detail is None else str(detail))
         if what is None:
             self.page_counts[reason] = self.page_counts.get(reason, 0) + 1

@@ -41,25 +41,32 @@ class DiskQueueScheduler(Scheduler):
         """Pages still queued when the run stops early (max_pages, a shutdown): recorded.
 
         Only without ``JOBDIR``: there the queue is thrown away; with it, the pending
-        requests wait on disk for the next run and are not lost.
+        requests wait on disk for the next run and are not lost. At most
+        ``KB_URL_RECORDS_PER_REASON`` are read back from the queue; the rest are counted.
         """
         spider = self.crawler.spider if self.crawler else None
         skip = getattr(spider, "skip", None)
         if self._scratch is None or skip is None or not self.has_pending_requests():
             return
         why = "max_pages" if reason == "max_pages" else "not_reached"
+        limit = self.crawler.settings.getint("KB_URL_RECORDS_PER_REASON")
         count = 0
-        while (request := self.next_request()) is not None:
+        while count < limit and (request := self.next_request()) is not None:
             if not request.meta.get("kb_page"):
                 continue
-            referer = request.headers.get(b"Referer")
             skip(
                 normalize_url(request.url),
                 why,
                 detail=None if why == "max_pages" else reason,
-                referer=referer.decode("latin-1") if referer else None,
+                referer=request.meta.get("kb_referer"),
                 depth=request.meta.get("kb_depth"),
             )
             count += 1
-        if count:
-            logger.info("%d queued page(s) not crawled (%s): recorded as %s", count, reason, why)
+        rest = len(self)
+        records = getattr(spider, "records", None)
+        if rest and records is not None:
+            records.count_unlisted(why, rest)
+        if count or rest:
+            logger.info(
+                "%d queued page(s) not crawled (%s): recorded as %s", count + rest, reason, why
+            )

@@ -109,6 +109,7 @@ class SyncPipeline:
         self.started = time.time()
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -159,6 +160,13 @@ class SyncPipeline:
                 self.records.record(url, exception.reason, detail=exception.detail)
             return
         self.records.record(url, "dropped", detail=str(exception))
+
+    def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
+        """A pipeline raised on an item (not DropItem): recorded, with the error."""
+        url = getattr(item, "url", None)
+        if self.records is not None and url:
+            detail = f"{type(failure.value).__name__}: {failure.value}"
+            self.records.record(url, "item_error", detail=detail)
 
     def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
         item.fingerprint = (
@@ -248,19 +256,19 @@ class SyncPipeline:
         share, responses = self._error_share()
         failure = None
         last = state.last_good_run()
-        no_content = self._no_content(spider, reason)
-        if no_content:
-            failure = "no_content"
-            complete = False  # nothing was crawled: nothing may be marked gone
-            self.stats.set_value("kb/no_content", no_content)
-            logger.error("%s", no_content)
-        elif responses >= 3 and share > self.max_error_share:
+        # The site refusing or failing (exit 5) says more than "no content" (exit 8).
+        if responses >= 3 and share > self.max_error_share:
             failure = "error_share"
             logger.error(
                 "%.0f%% of the site's answers were 403/429/5xx: the site is refusing or failing; "
                 "nothing is marked gone and the run counts as failed",
                 share * 100,
             )
+        elif no_content := self._no_content(spider, reason):
+            failure = "no_content"
+            complete = False  # nothing was crawled: nothing may be marked gone
+            self.stats.set_value("kb/no_content", no_content)
+            logger.error("%s", no_content)
         elif flush_only:
             pass
         elif complete and last is not None and last[0] and reached < self.shrink_ratio * last[0]:
@@ -293,7 +301,8 @@ class SyncPipeline:
     ) -> None:
         get = self.stats.get_value
         counts = {
-            key.split("/", 1)[1].replace("/", "_"): value
+            # "skipped/thin" -> "skipped_thin"; "sync/unchanged/304" -> "unchanged_304"
+            (key if key.startswith("skipped/") else key.split("/", 1)[1]).replace("/", "_"): value
             for key, value in self.stats.get_stats().items()
             if key.startswith(("sync/", "skipped/", "kb/")) and isinstance(value, int | float)
         }
@@ -354,7 +363,7 @@ def why_no_content(
     network = [r for r in NETWORK_REASONS if counts.get(r)]
     if not responses and network:
         url, detail = first[network[0]]
-        return f"the site is unreachable ({network[0]}: {detail or 'failed'} at {url})"
+        return f"the site is unreachable ({url}: {detail or network[0]})"
     if total and page_counts.get("robots", 0) == total:
         return f"everything is disallowed by robots.txt ({total} URL(s) refused)"
     if total and all(r.startswith("http_") for r in page_counts):

@@ -317,3 +317,6 @@ def test_hostile_inputs_keep_memory_bounded(tmp_path: Path) -> None:
     urls = {d["url"] for d in result.documents("hostile")}
     assert site.url + "/en/guide.html" in urls  # the rest of the crawl is unharmed
     assert not any("big.html" in u for u in urls)  # over DOWNLOAD_MAXSIZE: not downloaded
+    (report,) = result.reports("hostile")
+    reasons = {r["url"]: r["reason"] for r in read_url_records(report["url_records"])}
+    assert reasons[site.url + X.BIG_PAGE.format(kb=10240)] == "too_large"

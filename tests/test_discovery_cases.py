@@ -8,6 +8,7 @@ The cases are copies of /work/shared/cases/ 03, 17, 20, 21 and 23 on the project
 from __future__ import annotations
 
 import socket
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -168,8 +169,9 @@ def test_unreachable_site_exits_8(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{_free_port()}"
     result = _no_content_run(tmp_path, base, start_urls=[base + "/"])
     line = next(x for x in result.stderr.splitlines() if "(exit status 8)" in x)
-    assert "the site is unreachable (connection" in line and base in line, line
+    assert f"the site is unreachable ({base}/: Connection was refused" in line, line
     assert _records(result, "nothing", base)["/"]["reason"] == "connection"
+    assert "Traceback" not in result.stderr
 
 
 def test_everything_disallowed_exits_8(tmp_path: Path) -> None:
@@ -205,3 +207,20 @@ def test_everything_skipped_exits_8(tmp_path: Path) -> None:
             follow_links=False,
         )
     assert "every page was skipped (noindex 2, thin 1; see the url records)" in result.stderr
+
+
+def test_pages_cut_by_max_pages_are_recorded_and_lines_bounded(tmp_path: Path) -> None:
+    with running_website(tmp_path) as site:
+        config = write_site(tmp_path, "capped", start_urls=[site.url + "/"], max_pages=3)
+        result = crawl_site(config, tmp_path, settings={"KB_URL_RECORDS_PER_REASON": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    (report,) = result.reports("capped")
+    lines = list(read_url_records(report["url_records"]))
+    per_reason = Counter(r["reason"] for r in lines)
+    assert per_reason["max_pages"] == 2 and max(per_reason.values()) <= 2, per_reason
+    assert report["skipped_unlisted"]["max_pages"] >= 1
+    for reason, n in report["skipped"].items():
+        assert n == per_reason[reason] + report["skipped_unlisted"].get(reason, 0), reason
+        assert result.stat(f"skipped/{reason}") == n, reason
+    capped = [r for r in lines if r["reason"] == "max_pages"]
+    assert all(r["referer"] and r["referer"].startswith(site.url) for r in capped), capped

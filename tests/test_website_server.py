@@ -382,3 +382,26 @@ def test_generators(site: WebsiteHandle, tmp_path: Path) -> None:
             texts.add(r.text.split("<article>")[1])
         assert len(texts) == 9
         assert g.get(E.GEN_PAGE.format(i=9)).status_code == 404
+
+
+def test_cases_routes_and_robots_variants(tmp_path: Path) -> None:
+    """/cases/ answers as tests/test_discovery_cases.py expects; --robots changes the bytes only."""
+    with (
+        running_website(tmp_path, robots="utf16-cr") as site,
+        httpx.Client(base_url=site.url, follow_redirects=False) as client,
+    ):
+        robots = client.get("/robots.txt").content
+        back = client.get("/cases/blog/post1")
+        post = client.get("/cases/blog/post1/")
+        scoped = client.get("/cases/robots-tags/d.html")
+        xhtml = client.get("/cases/xhtml/a.html")
+        stub = client.get("/cases/stub/link.html")
+    assert robots.startswith(b"\xff\xfe") and b"\n" not in robots
+    text = robots.decode("utf-16")
+    assert text.lstrip().startswith("Sitemap :") and "Disallow: /private/" in text
+    assert back.status_code == 308
+    assert back.headers["location"] == site.url + "/cases/blog/post1/"
+    assert parse(post.text).meta["canonical"] == site.url + "/cases/blog/post1"
+    assert scoped.headers.get_list("x-robots-tag") == ["otherbot: none", "kbcrawler: noindex"]
+    assert xhtml.text.startswith("<?xml ")
+    assert '<noscript><META http-equiv="refresh"' in stub.text

@@ -21,6 +21,7 @@ from scrapy.utils.sitemap import Sitemap
 
 from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_site_file
 from crawler.items import PageItem, build_document
+from crawler.middlewares import quiet_network_tracebacks
 from crawler.named_request import NamedCallbackRequest
 from crawler.options import ExtractOptions
 from crawler.pool import ExtractionPool, PageFailed
@@ -125,10 +126,12 @@ class SiteSpider(Spider):
         )
         spider.max_sitemap_bytes = s.getint("DOWNLOAD_MAXSIZE")
         spider.records_per_reason = s.getint("KB_URL_RECORDS_PER_REASON")
+        quiet_network_tracebacks()  # an unreachable site: one line (exit 8), no traceback
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         return spider
 
     def _closed(self, reason: str = "") -> None:
@@ -137,20 +140,12 @@ class SiteSpider(Spider):
         self._settle_records(reason)
 
     # -- records ----------------------------------------------------------------------
-    def skip(
-        self,
-        url: str,
-        reason: str,
-        *,
-        detail: Any = None,
-        referer: str | None = None,
-        depth: int | None = None,
-        what: str | None = None,
-    ) -> None:
-        """Account for a URL not delivered (crawler/runrecords.py): stat + record line."""
+    def skip(self, url: str, reason: str, **fields: Any) -> None:
+        """Account for a URL not delivered: stat + record line; ``fields`` are
+        :meth:`crawler.runrecords.UrlRecords.record`'s (detail, referer, depth, what)."""
         if self.records is None:  # before the run opened, or without the sync pipeline
             self.records = UrlRecords(None, self.records_per_reason, self.crawler.stats)
-        self.records.record(url, reason, detail=detail, referer=referer, depth=depth, what=what)
+        self.records.record(url, reason, **fields)
 
     def refuse_link(self, url: str, referer: str, depth: int) -> None:
         """A link (or sitemap entry) this crawl does not follow: off-site or denied by rule."""
@@ -192,6 +187,16 @@ class SiteSpider(Spider):
                 referer=_referer(request), depth=request.meta.get("kb_depth"),
             )  # fmt: skip
 
+    def _spider_error(self, failure: Any, response: Response) -> None:
+        """A callback raised (a bug, or input nobody foresaw): the page is recorded, not lost
+        in the log only."""
+        if response.meta.get("kb_page"):
+            self.skip(
+                normalize_url(response.url), "spider_error",
+                detail=f"{type(failure.value).__name__}: {failure.value}",
+                referer=_referer(response.request), depth=response.meta.get("kb_depth"),
+            )  # fmt: skip
+
     def _idle(self) -> None:
         """At the end: deliver pages whose preferred URL gave no document (issue 12, point 4)."""
         if not self.deferred:
@@ -205,10 +210,8 @@ class SiteSpider(Spider):
                     url, preferred,
                 )  # fmt: skip
                 self.crawler.stats.inc_value("discovery/canonical_fallback")
-                request = self.page_request(url, depth, dont_filter=True)
+                request = self.page_request(url, depth, referer=referer, dont_filter=True)
                 request.meta["kb_self"] = True  # its canonical is not followed again
-                if referer:
-                    request.headers[b"Referer"] = referer
                 self.crawler.engine.crawl(request)
         raise DontCloseSpider
 
@@ -234,14 +237,25 @@ class SiteSpider(Spider):
         )
 
     def page_request(
-        self, url: str, depth: int, lastmod: str | None = None, *, dont_filter: bool = False
+        self,
+        url: str,
+        depth: int,
+        lastmod: str | None = None,
+        *,
+        referer: str | None = None,
+        dont_filter: bool = False,
     ) -> Request:
+        """A page request; ``referer`` (the page or sitemap it was found on) goes to the
+        records, kept through redirects (Scrapy's Referer header follows each hop)."""
         self.requested.add(url_key(url))
+        meta = {"kb_page": True, "kb_depth": depth, "kb_lastmod": lastmod}
+        if referer:
+            meta["kb_referer"] = referer
         return NamedCallbackRequest(
             url,
             callback=self.parse_page,
             errback=self.page_failed,
-            meta={"kb_page": True, "kb_depth": depth, "kb_lastmod": lastmod},
+            meta=meta,
             dont_filter=dont_filter,
         )
 
@@ -294,7 +308,7 @@ class SiteSpider(Spider):
             logger.warning("Sitemap %s could not be parsed: %s", response.url, exc)
             return
         self.crawler.stats.inc_value("sitemap/parsed")
-        for count, entry in enumerate(sitemap, 1):
+        for count, entry in enumerate(self._entries(sitemap, response.url), 1):
             if count > MAX_SITEMAP_ENTRIES:
                 self.crawler.stats.inc_value("sitemap/entries_over_limit")
                 logger.warning("Sitemap %s has over %d entries; rest ignored", response.url, count)
@@ -325,9 +339,19 @@ class SiteSpider(Spider):
                 # Layer 1 of incremental sync: not even downloaded.
                 self.crawler.stats.inc_value("sync/unchanged/lastmod")
                 self.sync.mark_seen(url)
+                self.content_reached(url)
                 yield from self.replay_links(url, 0)
                 continue
-            yield self.page_request(url, depth=0, lastmod=lastmod)
+            yield self.page_request(url, depth=0, lastmod=lastmod, referer=response.url)
+
+    def _entries(self, sitemap: Sitemap, url: str) -> Iterator[dict[str, Any]]:
+        """The sitemap's entries; a parser error part-way is counted and logged, the entries
+        before it kept."""
+        try:
+            yield from sitemap
+        except Exception as exc:  # lxml's errors: counted, never silent
+            self.crawler.stats.inc_value("discovery/parse_error")
+            logger.warning("Sitemap %s could not be parsed to its end: %s", url, exc)
 
     def _sitemap_body(self, response: Response) -> bytes | None:
         """The XML of a sitemap, gunzipped within DOWNLOAD_MAXSIZE; None if not a sitemap."""
@@ -367,7 +391,7 @@ class SiteSpider(Spider):
             return
         for link in self.sync.stored_links(url):
             if self.url_wanted(link):
-                yield self.page_request(link, depth + 1)
+                yield self.page_request(link, depth + 1, referer=url)
 
     # -- pages ----------------------------------------------------------------------
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
@@ -425,7 +449,7 @@ class SiteSpider(Spider):
             stats.inc_value("discovery/links_over_limit", page["links_dropped"])
         links = self._follow(page["links"], url, depth)
         for link in links:
-            yield self.page_request(link, depth + 1)
+            yield self.page_request(link, depth + 1, referer=url)
 
         canonical = page.get("canonical_url")
         if canonical and not meta.get("kb_self"):
@@ -439,7 +463,7 @@ class SiteSpider(Spider):
                     self.skip(url, "canonical", detail=canonical, referer=referer, depth=depth)
                 else:
                     self.deferred.setdefault(canonical, []).append((url, depth, referer))
-                    yield self.page_request(canonical, depth)
+                    yield self.page_request(canonical, depth, referer=url)
                 return
         if not page["skip_reason"] and header.noindex:
             page["skip_reason"] = "noindex"
@@ -451,13 +475,16 @@ class SiteSpider(Spider):
             return
         stats.inc_value(f"lang/{page['language']}")
         stats.inc_value("discovery/content_pages")
-        for delivered in (url, *origins):
-            self.itemized.add(url_key(delivered))
-            for page_url, page_depth, page_referer in self.deferred.pop(delivered, ()):
-                self.skip(
-                    page_url, "canonical", detail=delivered, referer=page_referer, depth=page_depth
-                )
+        self.content_reached(url, *origins)
         yield self.page_item(url, page, response, links)
+
+    def content_reached(self, *urls: str) -> None:
+        """These URLs gave a document (or are unchanged since one was delivered): pages that
+        named one of them as canonical are settled as ``canonical`` copies."""
+        for url in urls:
+            self.itemized.add(url_key(url))
+            for page_url, depth, referer in self.deferred.pop(url, ()):
+                self.skip(page_url, "canonical", detail=url, referer=referer, depth=depth)
 
     def _follow(self, found: list[str], url: str, depth: int) -> list[str]:
         """The links of a page this crawl follows; the others are recorded (or kept for
@@ -559,8 +586,10 @@ class SiteSpider(Spider):
 
 
 def _referer(request: Request | None) -> str | None:
-    """The Referer Scrapy's RefererMiddleware set on a request, or None."""
+    """Where a request's URL was found: ours (meta), else Scrapy's Referer header, or None."""
     if request is None:
         return None
+    if request.meta.get("kb_referer"):
+        return request.meta["kb_referer"]
     value = request.headers.get(b"Referer")
     return value.decode("latin-1") if value else None
