@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from pipelines.client import ImportClient, RateLimiter, _error_of, _retry_after
+from pipelines.client import RateLimiter, _error_of, _retry_after, import_outcome
 from pipelines.redact import RedactingFilter
 
 
@@ -40,7 +40,7 @@ def test_partial_import_answer_maps_refused_documents() -> None:
         ],
         "errors": [{"index": 1, "code": "INVALID_DOCUMENT", "message": "bad"}],
     }
-    result = ImportClient._result(_response(200, body), 3)
+    result = import_outcome(body, 3)
     assert result.ids == ["doc_1", None, "doc_3"]
     assert result.refused == {1: ("INVALID_DOCUMENT", "bad")}
 

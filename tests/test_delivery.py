@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -88,6 +90,8 @@ def test_happy_path_posts_everything_in_batches(tmp_path: Path, website: Any) ->
     assert all(d["metadata"]["language"] for d in docs)
     assert "kbcrawler summary:" in result.log
     assert "No KB_API_TOKEN" not in result.log
+    assert result.stat("kb/credentials") == "accepted"
+    assert result.reports(SITE)[-1]["failed"] is None
     _assert_no_token_anywhere(tmp_path, result)
 
 
@@ -170,9 +174,19 @@ def test_outage_keeps_batches_pending_then_kb_flush_delivers(tmp_path: Path, web
         pending = result.pending(SITE)
         assert pending and not api.documents()
         _assert_all_accounted(result, api.documents(), website)
+        # The report says what the exit status says; short waits (Retry-After: 1) stay quiet.
+        assert result.reports(SITE)[-1]["failed"] == "undelivered (SERVICE_UNAVAILABLE)"
+        assert "next attempt in" not in result.log
+        # The last line names the site and a command that works for `-a config=PATH`.
+        last = result.stderr.rstrip().splitlines()[-1]
+        assert last.startswith(f"kbcrawler: {SITE}: the knowledge base was unavailable"), last
+        command = re.search(r"send them with `([^`]+)`", last)
+        assert command, last
+        args = shlex.split(command[1])
+        assert args[:2] == ["scrapy", "kb-flush"] and f"config={site_file}" in args
 
         api.configure(outage=False)
-        flush = run_scrapy(["kb-flush", "site", "-a", f"config={site_file}"], tmp_path, env=env)
+        flush = run_scrapy(args[1:], tmp_path, env=env)
         assert flush.returncode == 0, flush.stderr[-3000:]
         assert not flush.pending(SITE)
         assert {d["title"] for d in api.documents()} == {d["title"] for d in pending}
@@ -239,8 +253,10 @@ def test_partial_import_quarantines_refused_documents(tmp_path: Path, website: A
 @pytest.mark.parametrize(
     ("server", "client", "code", "hint"),
     [
-        ({"token": "the-right-token"}, {}, "INVALID_TOKEN", "regenerate it"),
-        ({}, {"model": "no-such-model"}, "INVALID_MODEL_ID", "check chat_model_id"),
+        # The credentials check cannot be done (a 503, a dropped connection): it only warns,
+        # and the import's refusal stops the crawl instead.
+        ({"token": "the-right-token", "search_fail_5xx": 1}, {}, "INVALID_TOKEN", "regenerate it"),
+        ({"search_drop": 1}, {"model": "no-such-model"}, "INVALID_MODEL_ID", "check chat_model_id"),
         ({"quota_exceeded": True}, {}, "QUOTA_EXCEEDED", "upgrade the plan"),
     ],
 )
@@ -255,10 +271,19 @@ def test_fatal_answers_stop_the_crawl_and_keep_everything(
     options = {"token": TOKEN, "model_id": MODEL, **server}
     with running_kbapi(tmp_path, **options) as api:
         env = _env(tmp_path, api, model=client.get("model", MODEL))
-        result = crawl_site(_site_file(tmp_path, website, download_delay=0.2), tmp_path, env=env)
+        result = crawl_site(_site_file(tmp_path, website, download_delay=0.5), tmp_path, env=env)
         assert result.returncode == 3, result.stderr[-3000:]
         assert code in result.stderr and hint in result.stderr
         assert result.stat("finish_reason") == f"kb_{code.lower()}"
+        checked = "accepted" if code == "QUOTA_EXCEEDED" else "unchecked"
+        assert result.stat("kb/credentials") == checked
+        if checked == "unchecked":
+            assert "Could not check the token and chat model id" in result.log
+        # The summary counts the refused request; the hint names a command that works.
+        assert re.search(r"in 0 batches \(\d+ requests: [1-9]\d* refused", result.log)
+        assert f"kb-flush site -a config={tmp_path / (SITE + '.yaml')}" in result.log
+        assert result.stderr.rstrip().splitlines()[-1].startswith(f"kbcrawler: {SITE}: ")
+        assert result.reports(SITE)[-1]["failed"] == code
         assert not api.documents()
         pending = result.pending(SITE)
         assert pending
@@ -308,3 +333,175 @@ def test_kill_9_loses_nothing(tmp_path: Path, website: Any) -> None:
         assert again.returncode == 0, again.stderr[-3000:]
         assert not again.pending(SITE)
         _assert_all_accounted(again, api.documents(), website)
+
+
+# -- issue 13: a delivery is what the knowledge base confirms ------------------------------
+
+
+def _summary(result: CrawlResult) -> str:
+    lines = [x for x in result.log.splitlines() if "kbcrawler summary:" in x]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "quoted"),
+    [
+        ("not_json", "<html><body><h1>OK</h1>"),
+        ("unknown_code", "SOMETHING_NEW"),
+        ("short", '"imported": '),
+        ("missing", '{"success": true}'),
+    ],
+)
+def test_unconfirmed_answers_keep_batches_pending_and_pages_unrecorded(
+    tmp_path: Path, website: Any, kind: str, quoted: str
+) -> None:
+    """A 200 that is not the documented success delivers nothing: exit 6, all pending, and
+    the next run posts every page again (none is skipped as unchanged)."""
+    site_file = _site_file(tmp_path, website)
+    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL, nonsense=kind) as api:
+        env = _env(tmp_path, api)
+        result = crawl_site(site_file, tmp_path, env=env, settings={"KB_MAX_RETRIES": 1})
+        assert result.returncode == 6, result.stderr[-3000:]
+        assert "did not confirm the import" in result.stderr.rstrip().splitlines()[-1]
+        assert not result.stat("kb/documents_posted") and not result.stat("kb/pages_delivered")
+        assert result.stat("kb/unconfirmed") >= 2  # each batch: the send and its one retry
+        assert result.stat("kb/outcome_unknown") >= result.stat("kb/unconfirmed")
+        warnings = [x for x in result.log.splitlines() if "but not with the documented" in x]
+        assert warnings and all("WARNING" in x and "answered 200" in x for x in warnings)
+        assert all(quoted in x for x in warnings), warnings[0]
+        pending = result.pending(SITE)
+        _assert_all_accounted(result, [], website)
+        assert result.reports(SITE)[-1]["failed"] == "undelivered (UNCONFIRMED)"
+        unconfirmed = re.search(r", (\d+) unconfirmed\)", _summary(result))
+        assert unconfirmed and int(unconfirmed[1]) == result.stat("kb/unconfirmed")
+        _assert_no_token_anywhere(tmp_path, result)
+
+        api.reset()  # forget what the nonsense answers stored: only confirmed sends count
+        again = crawl_site(site_file, tmp_path, env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert not again.pending(SITE) and not again.rejected(SITE)
+        # Every page reached the knowledge base in this run: from the outbox, or crawled again
+        # because the first run never recorded it as delivered.
+        _assert_all_accounted(again, api.documents(), website)
+        assert {d["title"] for d in pending} <= {d["title"] for d in api.documents()}
+
+
+def test_one_unconfirmed_answer_is_retried_and_delivered(tmp_path: Path, website: Any) -> None:
+    site_file = _site_file(tmp_path, website)
+    with running_kbapi(
+        tmp_path, token=TOKEN, model_id=MODEL, nonsense="short", nonsense_count=1
+    ) as api:
+        env = _env(tmp_path, api)
+        result = crawl_site(site_file, tmp_path, env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stat("kb/unconfirmed") == 1 and result.stat("kb/retries") >= 1
+        assert not result.pending(SITE)
+        _assert_all_accounted(result, api.documents(), website)
+        assert result.reports(SITE)[-1]["failed"] is None
+
+        # An unchanged re-run says so: its pages are counted as unchanged, not as "0 pages".
+        again = crawl_site(site_file, tmp_path, env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        unchanged = sum(
+            again.stat(f"sync/unchanged/{layer}") or 0
+            for layer in ("lastmod", "304", "fingerprint")
+        )
+        assert unchanged >= 1
+        assert f"0 pages extracted, {unchanged} unchanged, 0 documents posted" in _summary(again)
+
+
+@pytest.mark.parametrize(
+    ("server", "client", "code", "hint"),
+    [
+        ({"token": "the-right-token"}, {}, "INVALID_TOKEN", "regenerate it"),
+        ({}, {"model": "no-such-model"}, "INVALID_MODEL_ID", "check chat_model_id"),
+    ],
+)
+def test_wrong_credentials_stop_the_run_before_any_page_request(
+    tmp_path: Path,
+    website: Any,
+    server: dict[str, Any],
+    client: dict[str, str],
+    code: str,
+    hint: str,
+) -> None:
+    with running_kbapi(tmp_path, **{"token": TOKEN, "model_id": MODEL, **server}) as api:
+        env = _env(tmp_path, api, model=client.get("model", MODEL))
+        started = time.monotonic()
+        result = crawl_site(_site_file(tmp_path, website), tmp_path, env=env)
+        elapsed = time.monotonic() - started
+        searches, imports = api.searches(), api.requests()
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert elapsed < 15, elapsed  # Scrapy's start-up and one search, not a crawl
+    assert website.requests() == []  # not even robots.txt
+    assert imports == []
+    assert [(s["limit"], s["error"]) for s in searches] == [(1, code)]
+    assert f"refused the credentials check ({code})" in result.log and hint in result.log
+    last = result.stderr.rstrip().splitlines()[-1]
+    assert last == (
+        f"kbcrawler: {SITE}: the knowledge base refused the credentials ({code}) (exit status 3)"
+    )
+    assert "0 documents posted in 0 batches (1 requests: 1 refused" in _summary(result)
+    assert "left pending in" not in _summary(result)
+    assert not result.pending(SITE)
+    assert result.reports(SITE)[-1]["failed"] == code
+    _assert_no_token_anywhere(tmp_path, result)
+
+
+def test_credentials_check_that_fails_only_warns(tmp_path: Path, website: Any) -> None:
+    with running_kbapi(
+        tmp_path, token=TOKEN, model_id=MODEL, search_fail_5xx=1, fail_status=502
+    ) as api:
+        result = crawl_site(_site_file(tmp_path, website), tmp_path, env=_env(tmp_path, api))
+        accepted = api.documents()
+    assert result.returncode == 0, result.stderr[-3000:]
+    warning = [x for x in result.log.splitlines() if "Could not check the token" in x]
+    assert len(warning) == 1 and "WARNING" in warning[0] and "502" in warning[0]
+    assert result.stat("kb/credentials") == "unchecked"
+    _assert_all_accounted(result, accepted, website)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("127.0.0.1:8766/v1", "needs an http:// or https:// scheme"),
+        ("localhost:8766/v1", "needs an http:// or https:// scheme"),
+        ("http:///v1", "has no host"),
+        ("http://127.0.0.1:8766/", "has no API version in its path"),
+    ],
+)
+def test_bad_api_url_is_one_line_and_exit_2(
+    tmp_path: Path, website: Any, url: str, problem: str
+) -> None:
+    env = crawl_env(tmp_path, KB_API_URL=url, KB_API_TOKEN=TOKEN, KB_CHAT_MODEL_ID=MODEL)
+    result = crawl_site(_site_file(tmp_path, website), tmp_path, env=env)
+    assert result.returncode == 2
+    ours = [x for x in result.stderr.splitlines() if "kbcrawler:" in x or "KB_API_URL" in x]
+    assert ours == [
+        f"kbcrawler: bad setting: KB_API_URL {url!r} {problem} "
+        "(e.g. https://api.aismarttalk.tech/v1)"
+    ]
+    assert "Traceback" not in result.stderr and "Spider opened" not in result.stderr
+    assert website.requests() == []
+
+
+def test_long_retry_waits_are_logged_once_with_host_reason_and_time(
+    tmp_path: Path, website: Any
+) -> None:
+    # The outage answers Retry-After: 1; waits from 0.5 s on are logged here (5 s by default).
+    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL, outage=True) as api:
+        host = api.url.split("//", 1)[1].split("/", 1)[0]
+        result = crawl_site(
+            _site_file(tmp_path, website),
+            tmp_path,
+            env=_env(tmp_path, api),
+            settings={"KB_MAX_RETRIES": 2, "KB_LOG_WAIT_SECONDS": 0.5},
+        )
+    assert result.returncode == 6, result.stderr[-3000:]
+    waits = [x for x in result.log.splitlines() if "next attempt in" in x]
+    pattern = rf"WARNING: Knowledge base {re.escape(host)}: 503 SERVICE_UNAVAILABLE; "
+    pattern += r"next attempt in 1 s \(at \d\d:\d\d:\d\d\)$"
+    assert waits and all(re.search(pattern, x) for x in waits), waits[:3]
+    # One line per wait: every retry waited once (the last attempt of a batch does not wait).
+    assert len(waits) == result.stat("kb/retries")
