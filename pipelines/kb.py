@@ -214,6 +214,7 @@ class KnowledgeBasePipeline:
             "last_modified": item.last_modified,
             "lastmod": item.lastmod,
             "parts": len(parts),
+            "limit": self.max_chars,  # split at
             "run": self.run_tag,
             # What a re-split after DOCUMENT_TOO_LARGE needs to split the page again whole.
             "title": item.document.get("title") or "",
@@ -349,6 +350,11 @@ class KnowledgeBasePipeline:
         if self.fatal is not None or self.unavailable is not None:
             return  # stays pending for the next run
         assert batch.documents is not None
+        if any(info.get("limit", 0) > self.max_chars for info in batch.pages.values()):
+            # Split before a DOCUMENT_TOO_LARGE lowered the limit: split again before sending,
+            # as the pages split after it are (no 413 needed to find out).
+            await self._split_again(batch, self.max_chars)
+            return
         try:
             result = await self.client.send(batch.documents, batch.encoded)
         except KBFatal as exc:
@@ -436,14 +442,10 @@ class KnowledgeBasePipeline:
         return new
 
     async def _resplit(self, batch: PendingBatch, exc: KBTooLarge) -> None:
-        """DOCUMENT_TOO_LARGE: split the batch's pages smaller, keep the limit, send again.
+        """DOCUMENT_TOO_LARGE: lower the limit (this run and the next), split, send again.
 
-        A page whose documents are all in this batch is split again whole
-        (:func:`pipelines.split.resplit_page`): the same documents as a split at the new limit
-        up front. A page spread over several batches (more documents than one batch holds)
-        can only have its refused documents split (sub-parts ``2.1``, ``2.2``…), and is
-        counted (``kb/resplit_partial_pages``). When nothing is longer than the limit, the
-        batch is bisected down to the documents refused alone, which are quarantined.
+        When nothing in the batch is longer than the limit (the server's is below our floor),
+        the batch is bisected down to the documents refused alone, which are quarantined.
         """
         assert self.outbox is not None and batch.documents is not None
         longest = max(len(d["content"]) for d in batch.documents)
@@ -462,6 +464,18 @@ class KnowledgeBasePipeline:
         if longest <= limit:  # the server's limit is below our floor: find who is refused
             await self._bisect(batch, exc)
             return
+        await self._split_again(batch, limit)
+
+    async def _split_again(self, batch: PendingBatch, limit: int) -> None:
+        """Split the batch's pages at ``limit``, swap the batch for the result, send that.
+
+        A page whose documents are all in this batch is split again whole
+        (:func:`pipelines.split.resplit_page`): the very documents a split at ``limit`` gives
+        up front. A page spread over several batches (more documents than one batch holds)
+        can only have its documents over the limit split (sub-parts ``2.1``, ``2.2``…), and is
+        counted (``kb/resplit_partial_pages``).
+        """
+        assert batch.documents is not None
         by_page: dict[str, list[dict[str, Any]]] = {}
         for doc in batch.documents:
             by_page.setdefault(doc["metadata"].get("source_url", ""), []).append(doc)
@@ -469,11 +483,13 @@ class KnowledgeBasePipeline:
         for url, page_docs in by_page.items():
             info = batch.pages.get(url) or {}
             single = len(page_docs) == 1 and "part" not in page_docs[0]["metadata"]
-            whole = single or (info.get("parts") == len(page_docs) and bool(info.get("title")))
-            if whole and (single or max(len(d["content"]) for d in page_docs) > limit):
+            whole = single or (info.get("parts") == len(page_docs) and "title" in info)
+            if whole and info.get("limit") != limit:
                 title = page_docs[0]["title"] if single else info["title"]
                 pieces = resplit_page(page_docs, title, limit, info.get("anchors"))
-            elif whole:  # every document fits: sent as it was
+                if not single and pieces != page_docs:
+                    self.stats.inc_value("kb/resplit_pages")  # several documents, renumbered
+            elif whole:
                 pieces = page_docs
             else:
                 pieces = [p for d in page_docs for p in split_document(d, limit)]
@@ -484,12 +500,13 @@ class KnowledgeBasePipeline:
                         "fit one batch, so their numbering stays the first split's",
                         url,
                     )
-            added = len(pieces) - len(page_docs)
-            if added:
-                self.stats.inc_value(
-                    "kb/resplit_documents", sum(len(d["content"]) > limit for d in page_docs)
-                )
-                self._parts_added(url, batch, added)
+            if info:
+                info["limit"] = limit  # every document of the page here fits it now
+            self.stats.inc_value(
+                "kb/resplit_documents", sum(len(d["content"]) > limit for d in page_docs)
+            )
+            if len(pieces) != len(page_docs):
+                self._parts_added(url, batch, len(pieces) - len(page_docs))
             docs.extend(pieces)
         groups = self._chunks(docs)
         for new in self._replace(batch, groups):

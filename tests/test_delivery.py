@@ -505,3 +505,63 @@ def test_long_retry_waits_are_logged_once_with_host_reason_and_time(
     assert waits and all(re.search(pattern, x) for x in waits), waits[:3]
     # One line per wait: every retry waited once (the last attempt of a batch does not wait).
     assert len(waits) == result.stat("kb/retries")
+
+
+def _page_documents(docs: list[dict[str, Any]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Each page's documents as the knowledge base holds them (without crawled_at), by part.
+
+    Pages with a same-text twin are left out: which of the two is delivered varies by run.
+    """
+    twins = {p for page in X.EXPECTED_PAGES if page["alternates"] for p in page["alternates"]}
+    twins |= {page["path"] for page in X.EXPECTED_PAGES if page["alternates"]}
+    pages: dict[str, list[tuple[Any, ...]]] = {}
+    for doc in docs:
+        meta = {k: v for k, v in doc["metadata"].items() if k != "crawled_at"}
+        if any(meta["source_url"].endswith(path) for path in twins):
+            continue
+        key = (meta.get("part", 0), doc["title"], doc["url"], doc["content"], json.dumps(meta))
+        pages.setdefault(meta["source_url"], []).append(key)
+    return {url: sorted(keys) for url, keys in pages.items()}
+
+
+def test_split_after_413_gives_the_documents_of_a_split_up_front(
+    tmp_path: Path, website: Any
+) -> None:
+    limit = 1000
+    first, second = tmp_path / "after-413", tmp_path / "up-front"
+    first.mkdir()
+    second.mkdir()
+    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL, max_content_chars=limit) as api:
+        # Split at 1500 by the crawler, refused by the server (413), split again at 1000.
+        late = crawl_site(
+            _site_file(first, website, max_document_chars=1500), first, env=_env(first, api)
+        )
+        assert late.returncode == 0, late.stderr[-3000:]
+        assert late.stat("kb/too_large") >= 1 and late.stat("kb/resplit_documents") >= 1
+        assert not late.stat("kb/resplit_partial_pages")
+        assert late.stat("kb/resplit_pages") >= 1  # pages of several documents, split again
+        after_413 = _page_documents(api.documents())
+        api.reset()
+        api.configure(max_content_chars=limit)
+        # Split at 1000 from the start: the server never refuses anything.
+        early = crawl_site(
+            _site_file(second, website, max_document_chars=limit), second, env=_env(second, api)
+        )
+        assert early.returncode == 0, early.stderr[-3000:]
+        assert not early.stat("kb/too_large")
+        up_front = _page_documents(api.documents())
+    assert after_413 == up_front
+    split = {url: docs for url, docs in up_front.items() if len(docs) > 1}
+    assert split, "no page of the test site is longer than the limit"
+    for docs in split.values():
+        n = len(docs)
+        metas = [json.loads(doc[4]) for doc in docs]
+        assert [m["part"] for m in metas] == list(range(1, n + 1))
+        assert {m["parts"] for m in metas} == {n}
+        assert len({doc[1] for doc in docs}) == n  # distinct titles
+        for (_, title, url, _, _), meta in zip(docs, metas, strict=True):
+            assert title.endswith(f"({meta['part']}/{n})")
+            assert not meta["section"] or meta["section"] in title
+            assert url.split("#")[0] == meta["source_url"]
+    # At least one page had several documents before the 413 and was numbered afresh.
+    assert any("#" in doc[2] for docs in split.values() for doc in docs)
