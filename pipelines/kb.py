@@ -140,8 +140,8 @@ class KnowledgeBasePipeline:
         self.max_chars = min(site.max_document_chars, self._learned_limit() or 10**9)
         if not self.token:
             logger.info(
-                "No %s set: documents are written to %s (nothing is posted)",
-                TOKEN_ENV, self.outbox.jsonl_path,
+                "No %s set: documents are written to %s as JSON Lines (nothing is posted)",
+                TOKEN_ENV, self.outbox.dir,
             )  # fmt: skip
             return
         install_redaction(self.token)

@@ -565,3 +565,20 @@ def test_split_after_413_gives_the_documents_of_a_split_up_front(
             assert url.split("#")[0] == meta["source_url"]
     # At least one page had several documents before the 413 and was numbered afresh.
     assert any("#" in doc[2] for docs in split.values() for doc in docs)
+
+
+def test_summary_names_only_files_it_wrote(tmp_path: Path, website: Any) -> None:
+    site_file = _site_file(tmp_path, website)
+    env = crawl_env(tmp_path)  # no token: documents go to the outbox as JSON Lines
+    nothing = run_scrapy(["kb-flush", "site", "-a", f"config={site_file}"], tmp_path, env=env)
+    assert nothing.returncode == 0, nothing.stderr[-3000:]
+    line = _summary(nothing)
+    assert line.endswith("0 pages extracted, 0 unchanged, 0 documents written"), line
+    assert not list((tmp_path / "outbox").rglob("*.jsonl"))
+
+    written = crawl_site(site_file, tmp_path, env=env)
+    assert written.returncode == 0, written.stderr[-3000:]
+    named = re.search(r"(\d+) documents written to (\S+\.jsonl)$", _summary(written))
+    assert named, _summary(written)
+    lines = Path(named[2]).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == int(named[1]) == written.stat("kb/documents_written") > 0
