@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -582,3 +583,58 @@ def test_summary_names_only_files_it_wrote(tmp_path: Path, website: Any) -> None
     assert named, _summary(written)
     lines = Path(named[2]).read_text(encoding="utf-8").splitlines()
     assert len(lines) == int(named[1]) == written.stat("kb/documents_written") > 0
+
+
+def test_a_page_is_recorded_only_once_all_its_documents_are_confirmed(
+    tmp_path: Path, website: Any
+) -> None:
+    """One document per batch: the guide's parts go in several batches, and the one holding
+    this sentence is answered with a 200 that confirms nothing."""
+    sentence = "Harbor keeps a small journal of every file it has seen"
+    site_file = _site_file(tmp_path, website, max_document_chars=1000)
+    guide = website.url + "/en/guide.html"
+    with running_kbapi(
+        tmp_path, token=TOKEN, model_id=MODEL, nonsense="short", nonsense_substring=sentence
+    ) as api:
+        env = _env(tmp_path, api)
+        settings = {"KB_MAX_BATCH_DOCS": 1, "KB_MAX_RETRIES": 0, "KB_MAX_IN_FLIGHT": 1}
+        result = crawl_site(site_file, tmp_path, env=env, settings=settings)
+        assert result.returncode == 6, result.stderr[-3000:]
+        confirmed = api.documents()
+        guide_parts = {
+            d["metadata"]["parts"]
+            for d in result.pending(SITE)
+            if d["metadata"]["source_url"] == guide
+        }
+        with sqlite3.connect(tmp_path / "state" / SITE / "state.sqlite") as db:
+            recorded = {
+                url for (url,) in db.execute("SELECT url FROM pages WHERE fingerprint IS NOT NULL")
+            }
+        # Every recorded page has all its documents confirmed; the guide is not recorded.
+        by_page: dict[str, set[int]] = {}
+        for doc in confirmed:
+            by_page.setdefault(doc["metadata"]["source_url"], set()).add(
+                doc["metadata"].get("part", 1)
+            )
+        assert guide not in recorded and by_page.get(guide)  # some of its parts were confirmed
+        assert recorded, "no page was confirmed before the unconfirmed answer"
+        for url in recorded:
+            parts = {
+                d["metadata"].get("parts", 1)
+                for d in confirmed
+                if d["metadata"]["source_url"] == url
+            }
+            assert by_page.get(url) == set(range(1, max(parts) + 1)), url
+        assert guide_parts and max(guide_parts) >= 2  # the guide was split in several
+
+        api.reset()
+        again = crawl_site(site_file, tmp_path, env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert not again.pending(SITE)
+        # The guide was not skipped as unchanged: all its parts went out again.
+        delivered = {
+            d["metadata"].get("part")
+            for d in api.documents()
+            if d["metadata"]["source_url"] == guide
+        }
+        assert delivered >= set(range(1, max(guide_parts) + 1))

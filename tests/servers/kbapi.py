@@ -69,6 +69,7 @@ FAULT_DEFAULTS: dict[str, Any] = {
     # import request while ``nonsense`` is set, n > 0 = the next n import requests.
     "nonsense": None,
     "nonsense_count": 0,
+    "nonsense_substring": None,  # if set, only requests with a document containing it
     "search_fail_5xx": 0,  # next n search requests -> fail_status with an HTML body
     "search_drop": 0,  # next n search requests: connection closed without an answer
 }
@@ -95,6 +96,7 @@ FAULT_TYPES: dict[str, type | tuple[type, ...]] = {
     "invalid_substring": (str, type(None)),
     "nonsense": (str, type(None)),
     "nonsense_count": int,
+    "nonsense_substring": (str, type(None)),
     "search_fail_5xx": int,
     "search_drop": int,
 }
@@ -183,10 +185,13 @@ class ServerState:
                 return True
             return False
 
-    def take_nonsense(self) -> str | None:
-        """The kind of nonsense the next import answer is, if any (consumes one of a count)."""
+    def take_nonsense(self, documents: list[dict[str, Any]]) -> str | None:
+        """The kind of nonsense this import's answer is, if any (consumes one of a count)."""
         with self.lock:
             kind = self.faults["nonsense"]
+            needle = self.faults["nonsense_substring"]
+            if needle and not any(needle in str(d.get("content")) for d in documents):
+                return None
             if kind and self.faults["nonsense_count"] > 0:
                 self.faults["nonsense_count"] -= 1
                 if self.faults["nonsense_count"] == 0:
@@ -462,7 +467,7 @@ class KBHandler(BaseHTTPRequestHandler):
             nonsense = None
             if auth_ok and state.faults["nonsense"]:  # a valid request, answered oddly
                 self._import(raw, auth_ok, store=False)
-                nonsense = state.take_nonsense()
+                nonsense = state.take_nonsense(json.loads(raw.decode("utf-8"))["documents"])
             if nonsense:
                 body, imported = self._nonsense(raw, nonsense)
                 entry.update(fault=f"nonsense:{nonsense}", status=200, imported=imported)
