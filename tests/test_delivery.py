@@ -283,7 +283,10 @@ def test_fatal_answers_stop_the_crawl_and_keep_everything(
         # The summary counts the refused request; the hint names a command that works.
         assert re.search(r"in 0 batches \(\d+ requests: [1-9]\d* refused", result.log)
         assert f"kb-flush site -a config={tmp_path / (SITE + '.yaml')}" in result.log
-        assert result.stderr.rstrip().splitlines()[-1].startswith(f"kbcrawler: {SITE}: ")
+        last = result.stderr.rstrip().splitlines()[-1]
+        assert last.startswith(f"kbcrawler: {SITE}: the knowledge base refused the import"), last
+        assert re.search(r"\d+ batch\(es\) wait in the outbox: once fixed, send them with `", last)
+        assert last.endswith(f"-a config={tmp_path / (SITE + '.yaml')}` (exit status 3)"), last
         assert result.reports(SITE)[-1]["failed"] == code
         assert not api.documents()
         pending = result.pending(SITE)

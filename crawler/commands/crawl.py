@@ -37,9 +37,14 @@ EXIT_FAILED = 1
 def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
     """Map a finished crawl's stats to (exit status, one-line reason)."""
     reason = str(stats.get("finish_reason") or "")
+    pending, flush = stats.get("kb/pending_batches_left"), stats.get("kb/flush_command")
+    waiting = f"; {pending} batch(es) wait in the outbox" if pending else ""
     if stats.get("kb/fatal"):
         what = "credentials" if stats.get("kb/credentials") == "refused" else "import"
-        return EXIT_KB_REFUSED, f"the knowledge base refused the {what} ({stats['kb/fatal']})"
+        fix = f": once fixed, send them with `{flush}`" if waiting and flush else ""
+        return EXIT_KB_REFUSED, (
+            f"the knowledge base refused the {what} ({stats['kb/fatal']}){waiting}{fix}"
+        )
     if reason == "already_running":
         return EXIT_LOCKED, "another crawl of this site is running"
     if stats.get("kb/run_failed"):
@@ -50,10 +55,8 @@ def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
             if stats["kb/unavailable"] == "UNCONFIRMED"
             else "was unavailable"
         )
-        flush = stats.get("kb/flush_command")
         return EXIT_UNDELIVERED, (
-            f"the knowledge base {what}; {stats['kb/pending_batches_left']} "
-            "batch(es) wait in the outbox" + (f": send them with `{flush}`" if flush else "")
+            f"the knowledge base {what}{waiting}" + (f": send them with `{flush}`" if flush else "")
         )
     if not reason:
         return EXIT_FAILED, "the crawl ended without a close reason (it did not finish)"
