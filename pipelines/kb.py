@@ -6,7 +6,14 @@ them to Scrapy and owns the *policy*:
 
 - ``process_item`` is synchronous and never awaits, so the batcher has one owner;
   closed batches are written to ``pending/`` and handed to sender tasks by a queue.
-- ``DOCUMENT_TOO_LARGE``: split smaller, resend, remember the limit (this run and next).
+- credentials: checked once before the first page request (``/documents/search``,
+  ``limit: 1``); a refusal stops the run before anything is fetched.
+- a 2xx that is not the documented success: the outcome is unknown, the batch stays
+  pending (see :func:`pipelines.client.import_outcome`); a page counts as delivered only
+  once every one of its documents was confirmed.
+- ``DOCUMENT_TOO_LARGE``: split smaller, resend, remember the limit (this run and next);
+  a page whose documents are all in the refused batch is split again whole, so its
+  documents are exactly those a split at the new limit gives up front.
 - ``INVALID_REQUEST``: bisect to the offending documents, quarantine them.
 - partial import: quarantine the refused documents with the API's reasons.
 - ``INVALID_TOKEN`` / ``INVALID_MODEL_ID`` / ``QUOTA_EXCEEDED``: stop the crawl, keep
@@ -21,7 +28,9 @@ import json
 import logging
 import os
 import re
+import shlex
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +40,7 @@ from pipelines.batch import SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
     ImportClient,
     ImportResult,
+    KBError,
     KBFatal,
     KBInvalidRequest,
     KBTooLarge,
@@ -38,7 +48,7 @@ from pipelines.client import (
 )
 from pipelines.outbox import Outbox, PendingBatch, write_atomic
 from pipelines.redact import install_redaction
-from pipelines.split import split_document, with_metadata
+from pipelines.split import resplit_page, split_document, with_metadata
 
 if TYPE_CHECKING:
     from typing import Self
@@ -52,6 +62,18 @@ logger = logging.getLogger(__name__)
 
 _LIMIT_RE = re.compile(r"limit of (\d+)")
 TOKEN_ENV = "KB_API_TOKEN"
+
+
+def flush_command(spider: Spider) -> str:
+    """The command that sends this site's outbox, as the user can type it.
+
+    A site given as ``-a config=PATH`` is flushed the same way (``scrapy kb-flush site
+    -a config=PATH``); a configured site by its spider name.
+    """
+    config = getattr(spider, "config_path", None)
+    if config:
+        return f"scrapy kb-flush site -a config={shlex.quote(os.path.abspath(config))}"
+    return f"scrapy kb-flush {spider.name}"
 
 
 class KnowledgeBasePipeline:
@@ -80,6 +102,7 @@ class KnowledgeBasePipeline:
             "max_retries": s.getint("KB_MAX_RETRIES"),
             "backoff_base": s.getfloat("KB_BACKOFF_BASE"),
             "backoff_max": s.getfloat("KB_BACKOFF_MAX"),
+            "log_wait_seconds": s.getfloat("KB_LOG_WAIT_SECONDS"),
         }
         self.senders = max(1, s.getint("KB_MAX_IN_FLIGHT"))
         self.client: ImportClient | None = None
@@ -97,24 +120,28 @@ class KnowledgeBasePipeline:
         self.unbatched: dict[str, int] = {}  # page url -> parts not yet in a batch
         # batches written early and not yet taken by a sender (a sender pops its batch here)
         self.saving: dict[Path, asyncio.Future[None]] = {}
+        # Tags this run's pages in batch files: a batch left by an earlier run never counts
+        # towards a page of this run (its documents are another version of the page).
+        self.run_tag = uuid.uuid4().hex[:12]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
     # -- lifecycle ---------------------------------------------------------------------
-    def open_spider(self, spider: Spider | None = None) -> None:
+    async def open_spider(self, spider: Spider | None = None) -> None:
         spider = self.crawler.spider
         site = spider.site
         self.site_name = site.name
+        self.flush_hint = flush_command(spider)
         if getattr(self.crawler, "kb_locked_out", False):
             return  # another run of this site owns the outbox
         self.outbox = Outbox(self.outbox_root, site.name)
         self.max_chars = min(site.max_document_chars, self._learned_limit() or 10**9)
         if not self.token:
             logger.info(
-                "No %s set: documents are written to %s (nothing is posted)",
-                TOKEN_ENV, self.outbox.jsonl_path,
+                "No %s set: documents are written to %s as JSON Lines (nothing is posted)",
+                TOKEN_ENV, self.outbox.dir,
             )  # fmt: skip
             return
         install_redaction(self.token)
@@ -126,6 +153,7 @@ class KnowledgeBasePipeline:
         self.client = ImportClient(
             self.api_url, self.token, model, on_event=self.stats.inc_value, **self.client_options
         )
+        await self._check_credentials()
         pending = self.outbox.pending_paths()
         if pending:
             logger.info("Sending %d batch(es) left pending by earlier runs", len(pending))
@@ -134,6 +162,37 @@ class KnowledgeBasePipeline:
             self.queue.put_nowait(PendingBatch(path, None, on_disk=True))
         self.tasks = [asyncio.ensure_future(self._sender()) for _ in range(self.senders)]
         self.ticker = asyncio.ensure_future(self._tick())
+
+    async def _check_credentials(self) -> None:
+        """Before the first page request: a refused token or model id ends the run now.
+
+        Runs in ``open_spider``, which Scrapy awaits before it takes the first start request,
+        so a refusal (``CloseSpider``) means no page is fetched. A check that cannot be done
+        (network, 5xx, an odd answer) only warns: the crawl goes on, the outbox keeps all.
+        """
+        assert self.client is not None
+        try:
+            problem = await self.client.check_credentials()
+        except KBFatal as exc:
+            self.fatal = exc
+            self.stats.set_value("kb/fatal", exc.code)
+            self.stats.set_value("kb/credentials", "refused")
+            logger.error(
+                "The knowledge base refused the credentials check (%s): %s. Nothing was "
+                "crawled; fix it and run the crawl again.",
+                exc.code, exc.hint,
+            )  # fmt: skip
+            raise CloseSpider(f"kb_{exc.code.lower()}") from None
+        if problem is None:
+            self.stats.set_value("kb/credentials", "accepted")
+            logger.info("The knowledge base accepted the token and chat model id")
+            return
+        self.stats.set_value("kb/credentials", "unchecked")
+        logger.warning(
+            "Could not check the token and chat model id with %s/documents/search (%s): "
+            "crawling anyway; undelivered documents stay in the outbox",
+            self.client.base, problem,
+        )  # fmt: skip
 
     def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
         parts = self._split(item)
@@ -155,10 +214,31 @@ class KnowledgeBasePipeline:
             "last_modified": item.last_modified,
             "lastmod": item.lastmod,
             "parts": len(parts),
+            "limit": self.max_chars,  # split at
+            "run": self.run_tag,
+            # What a re-split after DOCUMENT_TOO_LARGE needs to split the page again whole.
+            "title": item.document.get("title") or "",
         }
+        if item.anchors and len(item.document.get("content") or "") > self.floor:
+            self.pages_info[item.url]["anchors"] = item.anchors  # never split otherwise
         now = time.monotonic()
-        for part in parts:
-            raw = encode_document(part)
+        encoded = [encode_document(part) for part in parts]
+        size = sum(len(raw) + SEPARATOR_BYTES for raw in encoded)
+        if (
+            len(self.batcher)
+            and len(parts) <= self.batcher.max_docs
+            and size <= self.batcher.max_bytes
+            and (
+                len(self.batcher) + len(parts) > self.batcher.max_docs
+                or self.batcher.buffered_bytes + size > self.batcher.max_bytes
+            )
+        ):
+            # Keep a page's documents in one batch when they fit one: a DOCUMENT_TOO_LARGE
+            # answer can then split the page again whole.
+            rest = self.batcher.drain()
+            if rest:
+                self._enqueue(rest)
+        for part, raw in zip(parts, encoded, strict=True):
             for batch in self.batcher.add((part, raw), now, len(raw) + SEPARATOR_BYTES):
                 self._enqueue(batch)
         return item
@@ -270,6 +350,11 @@ class KnowledgeBasePipeline:
         if self.fatal is not None or self.unavailable is not None:
             return  # stays pending for the next run
         assert batch.documents is not None
+        if any(info.get("limit", 0) > self.max_chars for info in batch.pages.values()):
+            # Split before a DOCUMENT_TOO_LARGE lowered the limit: split again before sending,
+            # as the pages split after it are (no 413 needed to find out).
+            await self._split_again(batch, self.max_chars)
+            return
         try:
             result = await self.client.send(batch.documents, batch.encoded)
         except KBFatal as exc:
@@ -308,7 +393,8 @@ class KnowledgeBasePipeline:
         """Record a page in sync state once all of its documents were accepted."""
         sync = getattr(self.crawler, "kb_sync", None)
         done = False
-        if url in self.outstanding:
+        this_run = info is None or info.get("run") == self.run_tag
+        if this_run and url in self.outstanding:
             self.outstanding[url] -= len(ids)
             self.pages_info.setdefault(url, dict(info or {})).setdefault("ids", []).extend(ids)
             done = self.outstanding[url] <= 0
@@ -316,7 +402,7 @@ class KnowledgeBasePipeline:
                 del self.outstanding[url]
                 info = self.pages_info.pop(url)
                 ids = info.get("ids", ids)
-        elif info is not None:  # a batch from an earlier run
+        elif info is not None and not this_run:  # a batch from an earlier run
             done = info.get("in_batch") == info.get("parts")
         if done and url not in self.failed_pages and sync is not None and info:
             sync.record_delivered(
@@ -356,6 +442,12 @@ class KnowledgeBasePipeline:
         return new
 
     async def _resplit(self, batch: PendingBatch, exc: KBTooLarge) -> None:
+        """DOCUMENT_TOO_LARGE: lower the limit (this run and the next), split, send again.
+
+        When nothing in the batch is longer than the limit (the server's is below our floor),
+        the batch is bisected down to the documents refused alone, which are quarantined.
+        """
+        assert self.outbox is not None and batch.documents is not None
         longest = max(len(d["content"]) for d in batch.documents)
         match = _LIMIT_RE.search(exc.message)
         limit = int(match.group(1)) if match else longest // 2
@@ -369,31 +461,68 @@ class KnowledgeBasePipeline:
             self.max_chars = limit
             self._remember_limit(limit)
         self.stats.inc_value("kb/too_large")
-        docs: list[dict[str, Any]] = []
-        for doc in batch.documents:
-            if len(doc["content"]) <= limit:
-                docs.append(doc)
-                continue
-            if len(doc["content"]) <= self.floor or (limit <= self.floor and longest <= self.floor):
-                self._quarantine(doc, exc.code, exc.message)
-                continue
-            pieces = split_document(doc, limit)
-            url = doc["metadata"].get("source_url", "")
-            if url in self.outstanding:
-                self.outstanding[url] += len(pieces) - 1
-            for info in (batch.pages.get(url), self.pages_info.get(url)):
-                if info is not None:
-                    info["parts"] = info.get("parts", 1) + len(pieces) - 1
-            self.stats.inc_value("kb/resplit_documents")
-            docs.extend(pieces)
-        if not docs:
-            self.outbox.done(batch)  # type: ignore[union-attr]
+        if longest <= limit:  # the server's limit is below our floor: find who is refused
+            await self._bisect(batch, exc)
             return
+        await self._split_again(batch, limit)
+
+    async def _split_again(self, batch: PendingBatch, limit: int) -> None:
+        """Split the batch's pages at ``limit``, swap the batch for the result, send that.
+
+        A page whose documents are all in this batch is split again whole
+        (:func:`pipelines.split.resplit_page`): the very documents a split at ``limit`` gives
+        up front. A page spread over several batches (more documents than one batch holds)
+        can only have its documents over the limit split (sub-parts ``2.1``, ``2.2``…), and is
+        counted (``kb/resplit_partial_pages``).
+        """
+        assert batch.documents is not None
+        by_page: dict[str, list[dict[str, Any]]] = {}
+        for doc in batch.documents:
+            by_page.setdefault(doc["metadata"].get("source_url", ""), []).append(doc)
+        docs: list[dict[str, Any]] = []
+        for url, page_docs in by_page.items():
+            info = batch.pages.get(url) or {}
+            single = len(page_docs) == 1 and "part" not in page_docs[0]["metadata"]
+            whole = single or (info.get("parts") == len(page_docs) and "title" in info)
+            if whole and info.get("limit") != limit:
+                title = page_docs[0]["title"] if single else info["title"]
+                pieces = resplit_page(page_docs, title, limit, info.get("anchors"))
+                if not single and pieces != page_docs:
+                    self.stats.inc_value("kb/resplit_pages")  # several documents, renumbered
+            elif whole:
+                pieces = page_docs
+            else:
+                pieces = [p for d in page_docs for p in split_document(d, limit)]
+                if len(pieces) > len(page_docs):
+                    self.stats.inc_value("kb/resplit_partial_pages")
+                    logger.warning(
+                        "Split again only the refused documents of %s: its documents do not "
+                        "fit one batch, so their numbering stays the first split's",
+                        url,
+                    )
+            if info:
+                info["limit"] = limit  # every document of the page here fits it now
+            self.stats.inc_value(
+                "kb/resplit_documents", sum(len(d["content"]) > limit for d in page_docs)
+            )
+            if len(pieces) != len(page_docs):
+                self._parts_added(url, batch, len(pieces) - len(page_docs))
+            docs.extend(pieces)
         groups = self._chunks(docs)
         for new in self._replace(batch, groups):
             await self._deliver(new)
 
-    async def _bisect(self, batch: PendingBatch, exc: KBInvalidRequest) -> None:
+    def _parts_added(self, url: str, batch: PendingBatch, added: int) -> None:
+        """A page has ``added`` more documents (a re-split): every count that waits on it."""
+        info = batch.pages.get(url)
+        if info is not None:
+            info["parts"] = info.get("parts", 1) + added
+        if (info is None or info.get("run") == self.run_tag) and url in self.outstanding:
+            self.outstanding[url] += added
+            if url in self.pages_info:
+                self.pages_info[url]["parts"] = self.pages_info[url].get("parts", 1) + added
+
+    async def _bisect(self, batch: PendingBatch, exc: KBError) -> None:
         if len(batch.documents) == 1:
             self._quarantine(batch.documents[0], exc.code, exc.message)
             self.outbox.done(batch)  # type: ignore[union-attr]
@@ -418,9 +547,10 @@ class KnowledgeBasePipeline:
         self.fatal = exc
         self.stats.set_value("kb/fatal", exc.code)
         logger.error(
-            "The knowledge base refused the import (%s): %s. Stopping the crawl; "
-            "every unsent document stays in %s for the next run.",
-            exc.code, exc.hint, self.outbox.pending_dir if self.outbox else "the outbox",
+            "The knowledge base refused the import (%s): %s. Stopping the crawl; every "
+            "unsent document stays pending in the outbox: once fixed, `%s` (or the next "
+            "crawl) sends it.",
+            exc.code, exc.hint, self.flush_hint,
         )  # fmt: skip
         engine = self.crawler.engine
         if engine is not None:
@@ -434,12 +564,13 @@ class KnowledgeBasePipeline:
             return
         self.unavailable = exc
         self.stats.set_value("kb/unavailable", exc.code)
+        what = "did not confirm the import" if exc.code == "UNCONFIRMED" else "is unavailable"
         logger.error(
-            "The knowledge base is unavailable (%s) after %d retries: crawling goes on, "
-            "batches stay in %s and are sent by the next run or `scrapy kb-flush %s`",
-            exc.code, self.client_options["max_retries"],
-            self.outbox.pending_dir if self.outbox else "the outbox", self.site_name,
+            "The knowledge base %s (%s) after %d retries: crawling goes on, batches stay "
+            "pending in the outbox and are sent by the next run or `%s`",
+            what, exc.code, self.client_options["max_retries"], self.flush_hint,
         )  # fmt: skip
+        self.stats.set_value("kb/flush_command", self.flush_hint)
 
     # -- learned limit ---------------------------------------------------------------------------
     def _limit_file(self) -> str:
@@ -458,22 +589,32 @@ class KnowledgeBasePipeline:
         write_atomic(Path(path), json.dumps({"max_document_chars": limit}).encode())
 
     def _summary(self) -> None:
+        """The one-line summary that ends every crawl; names only files that exist."""
         assert self.outbox is not None
         get = self.stats.get_value
         pending = self.outbox.pending_count()
         self.stats.set_value("kb/pending_batches_left", pending)
+        unchanged = sum(
+            int(get(f"sync/unchanged/{layer}", 0) or 0)
+            for layer in ("lastmod", "304", "fingerprint")
+        )
+        pages = f"{get('kb/pages', 0)} pages extracted, {unchanged} unchanged"
         if self.client is None:
-            logger.info(
-                "kbcrawler summary: %d pages, %d documents written to %s",
-                get("kb/pages", 0), get("kb/documents_written", 0), self.outbox.jsonl_path,
-            )  # fmt: skip
+            written = get("kb/documents_written", 0)
+            where = f" to {self.outbox.jsonl_path}" if written else ""
+            logger.info("kbcrawler summary: %s, %d documents written%s", pages, written, where)
             return
+        if pending:
+            self.stats.set_value("kb/flush_command", self.flush_hint)
         logger.info(
-            "kbcrawler summary: %d pages, %d documents posted in %d requests (%d retries, "
-            "%d rate-limited, %d outcome unknown), %d split pages, %d quarantined, "
-            "%d batch(es) left pending%s",
-            get("kb/pages", 0), get("kb/documents_posted", 0), get("kb/batches_posted", 0),
-            get("kb/retries", 0), get("kb/rate_limited", 0), get("kb/outcome_unknown", 0),
+            "kbcrawler summary: %s, %d documents posted in %d batches (%d requests: "
+            "%d refused, %d retries, %d rate-limited, %d outcome unknown, %d unconfirmed), "
+            "%d split pages, %d quarantined, %d batch(es) left pending%s%s",
+            pages, get("kb/documents_posted", 0), get("kb/batches_posted", 0),
+            get("kb/requests", 0) + get("kb/search_requests", 0),
+            get("kb/requests_refused", 0), get("kb/retries", 0), get("kb/rate_limited", 0),
+            get("kb/outcome_unknown", 0), get("kb/unconfirmed", 0),
             get("kb/pages_split", 0), get("kb/quarantined", 0), pending,
+            f" in {self.outbox.pending_dir}" if pending else "",
             f" ({self.fatal.code})" if self.fatal else "",
         )  # fmt: skip

@@ -39,6 +39,7 @@ __all__ = [
     "MIN_MAX_CHARS",
     "join_parts",
     "normalize_ws",
+    "resplit_page",
     "split_document",
     "split_page",
     "with_metadata",
@@ -119,6 +120,42 @@ def split_document(
         extra = {"part": number, "parts": len(pieces), "section": section, "source_url": url}
         parts.append(_make_part(doc, splitter, start, end, title, part_url, meta | extra))
     return parts
+
+
+#: Metadata keys the splitter adds to a part (removed to get the page's own metadata back).
+PART_KEYS = frozenset(
+    {"part", "parts", "subpart", "subparts", "section", "context_chars", "context_end_chars"}
+)
+
+
+def resplit_page(
+    documents: list[dict[str, Any]],
+    title: str,
+    max_chars: int,
+    anchors: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """All the documents of one page, split again at ``max_chars`` (after a 413).
+
+    ``documents`` are every document of the page (one unsplit document, or all its parts in
+    any order), ``title`` the page's own title. The page is rebuilt (:func:`join_parts`) and
+    split from scratch, so the result is exactly what :func:`split_document` gives for the
+    page at ``max_chars`` up front: distinct ``part`` numbers, ``parts`` equal to the count,
+    titles and ``#anchor`` URLs after the sections. Raises :class:`ValueError` as
+    :func:`split_document` does.
+    """
+    first = documents[0]
+    meta = dict(first.get("metadata") or {})
+    if len(documents) == 1 and "part" not in meta:
+        return split_document(first, max_chars, anchors=anchors)
+    url = meta.get("source_url") or urldefrag(first.get("url") or "").url
+    page = {
+        **first,
+        "title": title,
+        "content": join_parts(documents),
+        "url": url,
+        "metadata": {k: v for k, v in meta.items() if k not in PART_KEYS},
+    }
+    return split_document(page, max_chars, anchors=anchors)
 
 
 def split_page(

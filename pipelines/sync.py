@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
+from crawler.commands.crawl import failure_of
 from crawler.runrecords import Skipped, UrlRecords, records_path
 from crawler.runsummary import run_summary, summary_table
 from crawler.syncstate import SyncState, signature_of
@@ -312,7 +313,8 @@ class SyncPipeline:
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "close_reason": reason,
             "complete": complete,
-            "failed": get("kb/run_failed") or get("kb/fatal"),
+            # What the exit status says (None exactly when it is 0).
+            "failed": failure_of({**self.stats.get_stats(), "finish_reason": reason}),
             "pages_reached": reached,
             "new": get("sync/new", 0),
             "changed": get("sync/changed", 0),

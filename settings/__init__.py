@@ -121,6 +121,7 @@ KB_REQUEST_TIMEOUT = 120.0  # a 100-document POST can take a while
 KB_MAX_RETRIES = 6
 KB_BACKOFF_BASE = 1.0
 KB_BACKOFF_MAX = 60.0
+KB_LOG_WAIT_SECONDS = 5.0  # a retry wait this long or longer is logged (host, reason, when)
 
 # Per-URL records (KB_STATE_DIR/<site>/runs/<stamp>.urls.jsonl): lines per reason, per run;
 # further URLs of that reason are only counted.

@@ -5,11 +5,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import time
 
 import httpx
+import pytest
 
-from pipelines.client import ImportClient, RateLimiter, _error_of, _retry_after
+from pipelines.client import (
+    RateLimiter,
+    _error_of,
+    _retry_after,
+    check_api_url,
+    import_outcome,
+)
 from pipelines.redact import RedactingFilter
 
 
@@ -40,7 +48,7 @@ def test_partial_import_answer_maps_refused_documents() -> None:
         ],
         "errors": [{"index": 1, "code": "INVALID_DOCUMENT", "message": "bad"}],
     }
-    result = ImportClient._result(_response(200, body), 3)
+    result = import_outcome(body, 3)
     assert result.ids == ["doc_1", None, "doc_3"]
     assert result.refused == {1: ("INVALID_DOCUMENT", "bad")}
 
@@ -77,3 +85,111 @@ def test_redaction_masks_the_token_in_messages_and_tracebacks() -> None:
     RedactingFilter(secret).filter(record)
     assert secret not in record.getMessage() and secret not in record.exc_text
     assert "***" in record.getMessage()
+
+
+# -- the documented success shape (issue 13) -----------------------------------------------
+
+
+def _docs(*entries: dict[str, object]) -> list[dict[str, object]]:
+    return list(entries)
+
+
+@pytest.mark.parametrize(
+    ("body", "count", "ids", "refused"),
+    [
+        # The documented answer: every document imported, each with an id.
+        (
+            {"success": True, "imported": 2, "documents": _docs({"id": "a"}, {"id": "b"})},
+            2,
+            ["a", "b"],
+            {},
+        ),
+        # imported equals what was sent, no per-document list: delivered, ids unknown.
+        ({"success": True, "imported": 3}, 3, [None, None, None], {}),
+        # A partial import told by the errors array alone.
+        (
+            {"success": True, "imported": 1, "errors": [{"index": 0, "code": "BAD"}]},
+            2,
+            [None, None],
+            {0: ("BAD", "")},
+        ),
+        # A partial import told by per-document statuses alone.
+        (
+            {
+                "success": True,
+                "imported": 1,
+                "documents": _docs({"id": None, "status": "failed", "error": "no"}, {"id": "b"}),
+            },
+            2,
+            [None, "b"],
+            {0: ("REFUSED", "no")},
+        ),
+    ],
+)
+def test_import_outcome_confirms_the_documented_success(
+    body: dict[str, object], count: int, ids: list[str | None], refused: dict[int, object]
+) -> None:
+    result = import_outcome(body, count)
+    assert result.ids == ids and result.refused == refused
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (None, "not a JSON object"),
+        ("OK", "not a JSON object"),
+        ([], "not a JSON object"),
+        ({"success": False, "error": {"code": "SOMETHING_NEW"}}, "success is False"),
+        ({"imported": 2}, "success is None"),
+        ({"success": "true", "imported": 2}, "success is 'true'"),
+        ({"success": True}, "imported is None"),
+        ({"success": True, "imported": "2"}, "imported is '2'"),
+        ({"success": True, "imported": True}, "imported is True"),
+        # imported lower than sent, without saying which ones.
+        ({"success": True, "imported": 1}, "imported is 1 of 2"),
+        ({"success": True, "imported": 1, "documents": [{"id": "a"}]}, "imported is 1 of 2"),
+        ({"success": True, "imported": 3}, "imported is 3 of 2"),
+        # Per-document statuses that do not add up to imported.
+        (
+            {"success": True, "imported": 2, "documents": [{"id": "a"}, {"status": "failed"}]},
+            "imported is 2 of 2 documents sent, and 1 are reported refused",
+        ),
+        ({"success": True, "imported": 2, "documents": [{"id": "a"}, "b"]}, "documents[1]"),
+    ],
+)
+def test_import_outcome_refuses_anything_else(body: object, reason: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        import_outcome(body, 2)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.aismarttalk.tech/v1",
+        "https://api.aismarttalk.tech/v1/",
+        "http://127.0.0.1:8766/v1",
+        "https://kb.example.com/api/v2",
+    ],
+)
+def test_check_api_url_accepts_a_base_url_with_its_version(url: str) -> None:
+    check_api_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("127.0.0.1:8766/v1", "scheme"),
+        ("localhost:8766/v1", "scheme"),
+        ("ftp://host/v1", "scheme"),
+        ("", "scheme"),
+        ("https:///v1", "no host"),
+        ("https://api.aismarttalk.tech", "no API version"),
+        ("https://api.aismarttalk.tech/documents", "no API version"),
+        ("http://127.0.0.1:port/v1", "not a URL"),
+        ("https://api.aismarttalk.tech/v1?x=1", "query"),
+    ],
+)
+def test_check_api_url_refuses_with_one_line(url: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem) as info:
+        check_api_url(url)
+    assert "\n" not in str(info.value) and "KB_API_URL" in str(info.value)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -88,6 +91,8 @@ def test_happy_path_posts_everything_in_batches(tmp_path: Path, website: Any) ->
     assert all(d["metadata"]["language"] for d in docs)
     assert "kbcrawler summary:" in result.log
     assert "No KB_API_TOKEN" not in result.log
+    assert result.stat("kb/credentials") == "accepted"
+    assert result.reports(SITE)[-1]["failed"] is None
     _assert_no_token_anywhere(tmp_path, result)
 
 
@@ -170,9 +175,19 @@ def test_outage_keeps_batches_pending_then_kb_flush_delivers(tmp_path: Path, web
         pending = result.pending(SITE)
         assert pending and not api.documents()
         _assert_all_accounted(result, api.documents(), website)
+        # The report says what the exit status says; short waits (Retry-After: 1) stay quiet.
+        assert result.reports(SITE)[-1]["failed"] == "undelivered (SERVICE_UNAVAILABLE)"
+        assert "next attempt in" not in result.log
+        # The last line names the site and a command that works for `-a config=PATH`.
+        last = result.stderr.rstrip().splitlines()[-1]
+        assert last.startswith(f"kbcrawler: {SITE}: the knowledge base was unavailable"), last
+        command = re.search(r"send them with `([^`]+)`", last)
+        assert command, last
+        args = shlex.split(command[1])
+        assert args[:2] == ["scrapy", "kb-flush"] and f"config={site_file}" in args
 
         api.configure(outage=False)
-        flush = run_scrapy(["kb-flush", "site", "-a", f"config={site_file}"], tmp_path, env=env)
+        flush = run_scrapy(args[1:], tmp_path, env=env)
         assert flush.returncode == 0, flush.stderr[-3000:]
         assert not flush.pending(SITE)
         assert {d["title"] for d in api.documents()} == {d["title"] for d in pending}
@@ -239,8 +254,10 @@ def test_partial_import_quarantines_refused_documents(tmp_path: Path, website: A
 @pytest.mark.parametrize(
     ("server", "client", "code", "hint"),
     [
-        ({"token": "the-right-token"}, {}, "INVALID_TOKEN", "regenerate it"),
-        ({}, {"model": "no-such-model"}, "INVALID_MODEL_ID", "check chat_model_id"),
+        # The credentials check cannot be done (a 503, a dropped connection): it only warns,
+        # and the import's refusal stops the crawl instead.
+        ({"token": "the-right-token", "search_fail_5xx": 1}, {}, "INVALID_TOKEN", "regenerate it"),
+        ({"search_drop": 1}, {"model": "no-such-model"}, "INVALID_MODEL_ID", "check chat_model_id"),
         ({"quota_exceeded": True}, {}, "QUOTA_EXCEEDED", "upgrade the plan"),
     ],
 )
@@ -255,10 +272,22 @@ def test_fatal_answers_stop_the_crawl_and_keep_everything(
     options = {"token": TOKEN, "model_id": MODEL, **server}
     with running_kbapi(tmp_path, **options) as api:
         env = _env(tmp_path, api, model=client.get("model", MODEL))
-        result = crawl_site(_site_file(tmp_path, website, download_delay=0.2), tmp_path, env=env)
+        result = crawl_site(_site_file(tmp_path, website, download_delay=0.5), tmp_path, env=env)
         assert result.returncode == 3, result.stderr[-3000:]
         assert code in result.stderr and hint in result.stderr
         assert result.stat("finish_reason") == f"kb_{code.lower()}"
+        checked = "accepted" if code == "QUOTA_EXCEEDED" else "unchecked"
+        assert result.stat("kb/credentials") == checked
+        if checked == "unchecked":
+            assert "Could not check the token and chat model id" in result.log
+        # The summary counts the refused request; the hint names a command that works.
+        assert re.search(r"in 0 batches \(\d+ requests: [1-9]\d* refused", result.log)
+        assert f"kb-flush site -a config={tmp_path / (SITE + '.yaml')}" in result.log
+        last = result.stderr.rstrip().splitlines()[-1]
+        assert last.startswith(f"kbcrawler: {SITE}: the knowledge base refused the import"), last
+        assert re.search(r"\d+ batch\(es\) wait in the outbox: once fixed, send them with `", last)
+        assert last.endswith(f"-a config={tmp_path / (SITE + '.yaml')}` (exit status 3)"), last
+        assert result.reports(SITE)[-1]["failed"] == code
         assert not api.documents()
         pending = result.pending(SITE)
         assert pending
@@ -308,3 +337,307 @@ def test_kill_9_loses_nothing(tmp_path: Path, website: Any) -> None:
         assert again.returncode == 0, again.stderr[-3000:]
         assert not again.pending(SITE)
         _assert_all_accounted(again, api.documents(), website)
+
+
+# -- issue 13: a delivery is what the knowledge base confirms ------------------------------
+
+
+def _summary(result: CrawlResult) -> str:
+    lines = [x for x in result.log.splitlines() if "kbcrawler summary:" in x]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("kind", "quoted"),
+    [
+        ("not_json", "<html><body><h1>OK</h1>"),
+        ("unknown_code", "SOMETHING_NEW"),
+        ("short", '"imported": '),
+        ("missing", '{"success": true}'),
+    ],
+)
+def test_unconfirmed_answers_keep_batches_pending_and_pages_unrecorded(
+    tmp_path: Path, website: Any, kind: str, quoted: str
+) -> None:
+    """A 200 that is not the documented success delivers nothing: exit 6, all pending, and
+    the next run posts every page again (none is skipped as unchanged)."""
+    site_file = _site_file(tmp_path, website)
+    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL, nonsense=kind) as api:
+        env = _env(tmp_path, api)
+        result = crawl_site(site_file, tmp_path, env=env, settings={"KB_MAX_RETRIES": 1})
+        assert result.returncode == 6, result.stderr[-3000:]
+        assert "did not confirm the import" in result.stderr.rstrip().splitlines()[-1]
+        assert not result.stat("kb/documents_posted") and not result.stat("kb/pages_delivered")
+        assert result.stat("kb/unconfirmed") >= 2  # each batch: the send and its one retry
+        assert result.stat("kb/outcome_unknown") >= result.stat("kb/unconfirmed")
+        warnings = [x for x in result.log.splitlines() if "but not with the documented" in x]
+        assert warnings and all("WARNING" in x and "answered 200" in x for x in warnings)
+        assert all(quoted in x for x in warnings), warnings[0]
+        pending = result.pending(SITE)
+        _assert_all_accounted(result, [], website)
+        assert result.reports(SITE)[-1]["failed"] == "undelivered (UNCONFIRMED)"
+        unconfirmed = re.search(r", (\d+) unconfirmed\)", _summary(result))
+        assert unconfirmed and int(unconfirmed[1]) == result.stat("kb/unconfirmed")
+        _assert_no_token_anywhere(tmp_path, result)
+
+        api.reset()  # forget what the nonsense answers stored: only confirmed sends count
+        again = crawl_site(site_file, tmp_path, env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert not again.pending(SITE) and not again.rejected(SITE)
+        # Every page reached the knowledge base in this run: from the outbox, or crawled again
+        # because the first run never recorded it as delivered.
+        _assert_all_accounted(again, api.documents(), website)
+        assert {d["title"] for d in pending} <= {d["title"] for d in api.documents()}
+
+
+def test_one_unconfirmed_answer_is_retried_and_delivered(tmp_path: Path, website: Any) -> None:
+    site_file = _site_file(tmp_path, website)
+    with running_kbapi(
+        tmp_path, token=TOKEN, model_id=MODEL, nonsense="short", nonsense_count=1
+    ) as api:
+        env = _env(tmp_path, api)
+        result = crawl_site(site_file, tmp_path, env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stat("kb/unconfirmed") == 1 and result.stat("kb/retries") >= 1
+        assert not result.pending(SITE)
+        _assert_all_accounted(result, api.documents(), website)
+        assert result.reports(SITE)[-1]["failed"] is None
+
+        # An unchanged re-run says so: its pages are counted as unchanged, not as "0 pages".
+        again = crawl_site(site_file, tmp_path, env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        unchanged = sum(
+            again.stat(f"sync/unchanged/{layer}") or 0
+            for layer in ("lastmod", "304", "fingerprint")
+        )
+        assert unchanged >= 1
+        assert f"0 pages extracted, {unchanged} unchanged, 0 documents posted" in _summary(again)
+
+
+@pytest.mark.parametrize(
+    ("server", "client", "code", "hint"),
+    [
+        ({"token": "the-right-token"}, {}, "INVALID_TOKEN", "regenerate it"),
+        ({}, {"model": "no-such-model"}, "INVALID_MODEL_ID", "check chat_model_id"),
+    ],
+)
+def test_wrong_credentials_stop_the_run_before_any_page_request(
+    tmp_path: Path,
+    website: Any,
+    server: dict[str, Any],
+    client: dict[str, str],
+    code: str,
+    hint: str,
+) -> None:
+    with running_kbapi(tmp_path, **{"token": TOKEN, "model_id": MODEL, **server}) as api:
+        env = _env(tmp_path, api, model=client.get("model", MODEL))
+        started = time.monotonic()
+        result = crawl_site(_site_file(tmp_path, website), tmp_path, env=env)
+        elapsed = time.monotonic() - started
+        searches, imports = api.searches(), api.requests()
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert elapsed < 15, elapsed  # Scrapy's start-up and one search, not a crawl
+    assert website.requests() == []  # not even robots.txt
+    assert imports == []
+    assert [(s["limit"], s["error"]) for s in searches] == [(1, code)]
+    assert f"refused the credentials check ({code})" in result.log and hint in result.log
+    last = result.stderr.rstrip().splitlines()[-1]
+    assert last == (
+        f"kbcrawler: {SITE}: the knowledge base refused the credentials ({code}) (exit status 3)"
+    )
+    assert "0 documents posted in 0 batches (1 requests: 1 refused" in _summary(result)
+    assert "left pending in" not in _summary(result)
+    assert not result.pending(SITE)
+    assert result.reports(SITE)[-1]["failed"] == code
+    _assert_no_token_anywhere(tmp_path, result)
+
+
+def test_credentials_check_that_fails_only_warns(tmp_path: Path, website: Any) -> None:
+    with running_kbapi(
+        tmp_path, token=TOKEN, model_id=MODEL, search_fail_5xx=1, fail_status=502
+    ) as api:
+        result = crawl_site(_site_file(tmp_path, website), tmp_path, env=_env(tmp_path, api))
+        accepted = api.documents()
+    assert result.returncode == 0, result.stderr[-3000:]
+    warning = [x for x in result.log.splitlines() if "Could not check the token" in x]
+    assert len(warning) == 1 and "WARNING" in warning[0] and "502" in warning[0]
+    assert result.stat("kb/credentials") == "unchecked"
+    _assert_all_accounted(result, accepted, website)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("127.0.0.1:8766/v1", "needs an http:// or https:// scheme"),
+        ("localhost:8766/v1", "needs an http:// or https:// scheme"),
+        ("http:///v1", "has no host"),
+        ("http://127.0.0.1:8766/", "has no API version in its path"),
+    ],
+)
+def test_bad_api_url_is_one_line_and_exit_2(
+    tmp_path: Path, website: Any, url: str, problem: str
+) -> None:
+    env = crawl_env(tmp_path, KB_API_URL=url, KB_API_TOKEN=TOKEN, KB_CHAT_MODEL_ID=MODEL)
+    result = crawl_site(_site_file(tmp_path, website), tmp_path, env=env)
+    assert result.returncode == 2
+    ours = [x for x in result.stderr.splitlines() if "kbcrawler:" in x or "KB_API_URL" in x]
+    assert ours == [
+        f"kbcrawler: bad setting: KB_API_URL {url!r} {problem} "
+        "(e.g. https://api.aismarttalk.tech/v1)"
+    ]
+    assert "Traceback" not in result.stderr and "Spider opened" not in result.stderr
+    assert website.requests() == []
+
+
+def test_long_retry_waits_are_logged_once_with_host_reason_and_time(
+    tmp_path: Path, website: Any
+) -> None:
+    # The outage answers Retry-After: 1; waits from 0.5 s on are logged here (5 s by default).
+    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL, outage=True) as api:
+        host = api.url.split("//", 1)[1].split("/", 1)[0]
+        result = crawl_site(
+            _site_file(tmp_path, website),
+            tmp_path,
+            env=_env(tmp_path, api),
+            settings={"KB_MAX_RETRIES": 2, "KB_LOG_WAIT_SECONDS": 0.5},
+        )
+    assert result.returncode == 6, result.stderr[-3000:]
+    waits = [x for x in result.log.splitlines() if "next attempt in" in x]
+    pattern = rf"WARNING: Knowledge base {re.escape(host)}: 503 SERVICE_UNAVAILABLE; "
+    pattern += r"next attempt in 1 s \(at \d\d:\d\d:\d\d\)$"
+    assert waits and all(re.search(pattern, x) for x in waits), waits[:3]
+    # One line per wait: every retry waited once (the last attempt of a batch does not wait).
+    assert len(waits) == result.stat("kb/retries")
+
+
+def _page_documents(docs: list[dict[str, Any]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Each page's documents as the knowledge base holds them (without crawled_at), by part.
+
+    Pages with a same-text twin are left out: which of the two is delivered varies by run.
+    """
+    twins = {p for page in X.EXPECTED_PAGES if page["alternates"] for p in page["alternates"]}
+    twins |= {page["path"] for page in X.EXPECTED_PAGES if page["alternates"]}
+    pages: dict[str, list[tuple[Any, ...]]] = {}
+    for doc in docs:
+        meta = {k: v for k, v in doc["metadata"].items() if k != "crawled_at"}
+        if any(meta["source_url"].endswith(path) for path in twins):
+            continue
+        key = (meta.get("part", 0), doc["title"], doc["url"], doc["content"], json.dumps(meta))
+        pages.setdefault(meta["source_url"], []).append(key)
+    return {url: sorted(keys) for url, keys in pages.items()}
+
+
+def test_split_after_413_gives_the_documents_of_a_split_up_front(
+    tmp_path: Path, website: Any
+) -> None:
+    limit = 1000
+    first, second = tmp_path / "after-413", tmp_path / "up-front"
+    first.mkdir()
+    second.mkdir()
+    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL, max_content_chars=limit) as api:
+        # Split at 1500 by the crawler, refused by the server (413), split again at 1000.
+        late = crawl_site(
+            _site_file(first, website, max_document_chars=1500), first, env=_env(first, api)
+        )
+        assert late.returncode == 0, late.stderr[-3000:]
+        assert late.stat("kb/too_large") >= 1 and late.stat("kb/resplit_documents") >= 1
+        assert not late.stat("kb/resplit_partial_pages")
+        assert late.stat("kb/resplit_pages") >= 1  # pages of several documents, split again
+        after_413 = _page_documents(api.documents())
+        api.reset()
+        api.configure(max_content_chars=limit)
+        # Split at 1000 from the start: the server never refuses anything.
+        early = crawl_site(
+            _site_file(second, website, max_document_chars=limit), second, env=_env(second, api)
+        )
+        assert early.returncode == 0, early.stderr[-3000:]
+        assert not early.stat("kb/too_large")
+        up_front = _page_documents(api.documents())
+    assert after_413 == up_front
+    split = {url: docs for url, docs in up_front.items() if len(docs) > 1}
+    assert split, "no page of the test site is longer than the limit"
+    for docs in split.values():
+        n = len(docs)
+        metas = [json.loads(doc[4]) for doc in docs]
+        assert [m["part"] for m in metas] == list(range(1, n + 1))
+        assert {m["parts"] for m in metas} == {n}
+        assert len({doc[1] for doc in docs}) == n  # distinct titles
+        for (_, title, url, _, _), meta in zip(docs, metas, strict=True):
+            assert title.endswith(f"({meta['part']}/{n})")
+            assert not meta["section"] or meta["section"] in title
+            assert url.split("#")[0] == meta["source_url"]
+    # At least one page had several documents before the 413 and was numbered afresh.
+    assert any("#" in doc[2] for docs in split.values() for doc in docs)
+
+
+def test_summary_names_only_files_it_wrote(tmp_path: Path, website: Any) -> None:
+    site_file = _site_file(tmp_path, website)
+    env = crawl_env(tmp_path)  # no token: documents go to the outbox as JSON Lines
+    nothing = run_scrapy(["kb-flush", "site", "-a", f"config={site_file}"], tmp_path, env=env)
+    assert nothing.returncode == 0, nothing.stderr[-3000:]
+    line = _summary(nothing)
+    assert line.endswith("0 pages extracted, 0 unchanged, 0 documents written"), line
+    assert not list((tmp_path / "outbox").rglob("*.jsonl"))
+
+    written = crawl_site(site_file, tmp_path, env=env)
+    assert written.returncode == 0, written.stderr[-3000:]
+    named = re.search(r"(\d+) documents written to (\S+\.jsonl)$", _summary(written))
+    assert named, _summary(written)
+    lines = Path(named[2]).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == int(named[1]) == written.stat("kb/documents_written") > 0
+
+
+def test_a_page_is_recorded_only_once_all_its_documents_are_confirmed(
+    tmp_path: Path, website: Any
+) -> None:
+    """One document per batch: the guide's parts go in several batches, and the one holding
+    this sentence is answered with a 200 that confirms nothing."""
+    sentence = "Harbor keeps a small journal of every file it has seen"
+    site_file = _site_file(tmp_path, website, max_document_chars=1000)
+    guide = website.url + "/en/guide.html"
+    with running_kbapi(
+        tmp_path, token=TOKEN, model_id=MODEL, nonsense="short", nonsense_substring=sentence
+    ) as api:
+        env = _env(tmp_path, api)
+        settings = {"KB_MAX_BATCH_DOCS": 1, "KB_MAX_RETRIES": 0, "KB_MAX_IN_FLIGHT": 1}
+        result = crawl_site(site_file, tmp_path, env=env, settings=settings)
+        assert result.returncode == 6, result.stderr[-3000:]
+        confirmed = api.documents()
+        guide_parts = {
+            d["metadata"]["parts"]
+            for d in result.pending(SITE)
+            if d["metadata"]["source_url"] == guide
+        }
+        with sqlite3.connect(tmp_path / "state" / SITE / "state.sqlite") as db:
+            recorded = {
+                url for (url,) in db.execute("SELECT url FROM pages WHERE fingerprint IS NOT NULL")
+            }
+        # Every recorded page has all its documents confirmed; the guide is not recorded.
+        by_page: dict[str, set[int]] = {}
+        for doc in confirmed:
+            by_page.setdefault(doc["metadata"]["source_url"], set()).add(
+                doc["metadata"].get("part", 1)
+            )
+        assert guide not in recorded and by_page.get(guide)  # some of its parts were confirmed
+        assert recorded, "no page was confirmed before the unconfirmed answer"
+        for url in recorded:
+            parts = {
+                d["metadata"].get("parts", 1)
+                for d in confirmed
+                if d["metadata"]["source_url"] == url
+            }
+            assert by_page.get(url) == set(range(1, max(parts) + 1)), url
+        assert guide_parts and max(guide_parts) >= 2  # the guide was split in several
+
+        api.reset()
+        again = crawl_site(site_file, tmp_path, env=env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert not again.pending(SITE)
+        # The guide was not skipped as unchanged: all its parts went out again.
+        delivered = {
+            d["metadata"].get("part")
+            for d in api.documents()
+            if d["metadata"]["source_url"] == guide
+        }
+        assert delivered >= set(range(1, max(guide_parts) + 1))

@@ -244,3 +244,70 @@ def test_search_and_admin_validation(kb: KBApiHandle, client: httpx.Client) -> N
     assert unauth.status_code == 401
     with pytest.raises(RuntimeError, match="unknown option"):
         kb.configure(no_such_fault=1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "stored"),
+    [("not_json", 0), ("unknown_code", 0), ("short", 2), ("missing", 3)],
+)
+def test_nonsense_answers_are_200s_that_are_not_the_documented_success(
+    kb: KBApiHandle, client: httpx.Client, kind: str, stored: int
+) -> None:
+    kb.configure(nonsense=kind, nonsense_count=1)
+    r = post(client, [doc(0), doc(1), doc(2)])
+    assert r.status_code == 200
+    if kind == "not_json":
+        assert r.headers["content-type"] == "text/html" and "<html>" in r.text
+    else:
+        body = r.json()
+        assert body.get("success") is not True or body.get("imported") != 3
+        assert "documents" not in body
+    assert len(kb.documents()) == stored
+    assert kb.requests()[-1]["fault"] == f"nonsense:{kind}"
+    # A count of 1: the next answer is the documented success again.
+    assert post(client, [doc(3)]).json() == {
+        "success": True,
+        "imported": 1,
+        "documents": [{"id": kb.documents()[-1]["id"], "title": "Doc 3", "status": "processing"}],
+    }
+
+
+def test_nonsense_only_for_requests_holding_a_substring(
+    kb: KBApiHandle, client: httpx.Client
+) -> None:
+    kb.configure(nonsense="not_json", nonsense_substring="odd one")
+    assert post(client, [doc(0)]).json()["success"] is True
+    assert "<html>" in post(client, [doc(1), doc(2, content="the odd one")]).text
+    assert [d["title"] for d in kb.documents()] == ["Doc 0"]
+    with pytest.raises(RuntimeError, match="unknown nonsense"):
+        kb.configure(nonsense="whatever")
+    assert kb.config()["faults"]["nonsense"] == "not_json"
+
+
+def test_search_answers_credentials_like_the_import_and_has_faults(
+    kb: KBApiHandle, client: httpx.Client
+) -> None:
+    query = {"chatModelId": MODEL, "query": "anything", "limit": 1}
+    assert client.post("/documents/search", json=query).json() == {
+        "success": True,
+        "documents": [],
+    }
+    wrong = client.post("/documents/search", json=query, headers={"Authorization": "Bearer x"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "INVALID_TOKEN"
+    unknown = client.post("/documents/search", json={**query, "chatModelId": "nope"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "INVALID_MODEL_ID"
+    kb.configure(search_fail_5xx=1, search_drop=1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.post("/documents/search", json=query)
+    assert client.post("/documents/search", json=query).status_code == 503
+    assert client.post("/documents/search", json=query).status_code == 200
+    searches = kb.searches()
+    assert [(s["status"], s.get("fault")) for s in searches] == [
+        (200, None),
+        (401, None),
+        (404, None),
+        (None, "drop"),
+        (503, "fail_5xx"),
+        (200, None),
+    ]
+    assert all(s["limit"] == 1 for s in searches) and not kb.requests()

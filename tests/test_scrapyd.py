@@ -303,7 +303,7 @@ def test_scheduled_site_is_delivered_and_full_rerun_resends(deployed: Scrapyd) -
         assert f"{deployed.website.url}{path}" in {d["url"] for d in again}
 
 
-def test_refused_token_shows_in_job_log_and_keeps_documents(deployed: Scrapyd) -> None:
+def test_refused_token_shows_in_job_log_before_any_page(deployed: Scrapyd) -> None:
     kbapi = deployed.kbapi
     kbapi.reset()
     kbapi.configure(token="not-the-token-scrapyd-has")
@@ -311,17 +311,20 @@ def test_refused_token_shows_in_job_log_and_keeps_documents(deployed: Scrapyd) -
         config = deployed.site_file("refused", start_urls=[f"{deployed.website.url}/"])
         job = deployed.schedule("site", config=str(config))
         deployed.wait_finished(job)
+        searches = kbapi.searches()
     finally:
         kbapi.reset()
     log = deployed.job_log("site", job)
-    assert "refused the import (INVALID_TOKEN)" in log, log[-4000:]
+    # The credentials check refused the token before the first page request.
+    assert "refused the credentials check (INVALID_TOKEN)" in log, log[-4000:]
+    assert "refused the credentials (INVALID_TOKEN)" in log, log[-4000:]
+    assert [s["error"] for s in searches] == ["INVALID_TOKEN"]
     assert "kbcrawler summary:" in log and "(INVALID_TOKEN)" in log
     assert "'kb/fatal': 'INVALID_TOKEN'" in log
+    assert "'downloader/request_count'" not in log
     assert "(exit status 3)" in log
     assert not kbapi.documents()
-    pending = list((deployed.outbox / "refused" / "pending").glob("*.json"))
-    assert pending
-    assert sum(len(json.loads(p.read_text())["documents"]) for p in pending) > 0
+    assert not list((deployed.outbox / "refused" / "pending").glob("*.json"))
     report = json.loads(
         sorted((deployed.state / "refused" / "runs").glob("*.json"))[-1].read_text()
     )

@@ -15,6 +15,7 @@ from pipelines.split import (
     CONTEXT_SEPARATOR,
     join_parts,
     normalize_ws,
+    resplit_page,
     split_document,
     split_page,
     with_metadata,
@@ -370,6 +371,41 @@ def test_a_part_refused_as_too_large_can_be_split_again() -> None:
     check_resplit(doc, again, 200)
 
 
+def test_a_page_split_again_after_a_413_is_the_page_split_at_that_limit_up_front() -> None:
+    content = (
+        "Intro. " * 40
+        + "\n\n## Install\n\n"
+        + "Install it. " * 90
+        + "\n\n### On Linux\n\n"
+        + "Apt it. " * 90
+        + "\n\n## Use it\n\n"
+        + "Use it. " * 90
+    )
+    doc = make_doc(content, category="docs")
+    anchors = {"Install": "install", "On Linux": "linux", "Use it": "usage"}
+    first = split_document(doc, 1500, anchors=anchors)
+    up_front = split_document(doc, 400, anchors=anchors)
+    again = resplit_page(first, doc["title"], 400, anchors)
+    assert again == up_front
+    n = len(again)
+    assert n > len(first)
+    assert [p["metadata"]["part"] for p in again] == list(range(1, n + 1))
+    assert {p["metadata"]["parts"] for p in again} == {n}
+    assert len({p["title"] for p in again}) == n
+    assert not any("subpart" in p["metadata"] for p in again)
+    for part in again:
+        section = part["metadata"]["section"]
+        assert part["title"].startswith(f"{doc['title']} — {section}" if section else doc["title"])
+        assert part["url"] == {"": URL, "Install": URL + "#install", "On Linux": URL + "#linux",
+                               "Use it": URL + "#usage"}[section]  # fmt: skip
+    # A page that was one document is split like a page, with its anchors.
+    single = make_doc("## Install\n\n" + "Install it. " * 60)
+    assert resplit_page([single], single["title"], 300, anchors) == split_document(
+        single, 300, anchors=anchors
+    )
+    assert resplit_page([single], single["title"], 5000, anchors) == [single]
+
+
 def test_tables_without_a_blank_line_between_them_are_one_table() -> None:
     table_a = "| a | b |\n|---|---|\n" + "".join(f"| row {i} | value {i} |\n" for i in range(6))
     table_b = "".join(f"| more {i} | other {i} |\n" for i in range(6))
@@ -552,6 +588,10 @@ def test_property_parts_fit_join_back_and_keep_blocks(pg: Page, max_chars: int, 
         if end - start + 1 <= max_chars - max_chars // 2:
             assert not [p for p in cuts if start < p < end], pg.content[start:end]
     check_resplit(doc, parts, max(200, max_chars * 2 // 3))
+    # Split again whole after a 413: the very documents a split at that limit gives up front.
+    smaller = max(200, max_chars * 2 // 3)
+    again = resplit_page(list(reversed(parts)), title, smaller, anchors)
+    assert again == split_document(doc, smaller, anchors=anchors)
     # Every heading has an anchor here, so every part under a heading links to it.
     for part in parts:
         if part["metadata"]["section"]:

@@ -18,6 +18,7 @@ from crawler.config import ConfigError, load_packaged_site, load_site_file, pack
 from crawler.paths import resolve_path_settings
 from crawler.pool import check_start_method
 from crawler.settings_check import check_kb_settings
+from pipelines.client import check_api_url
 
 if TYPE_CHECKING:
     import argparse
@@ -41,8 +42,14 @@ EXIT_FAILED = 1
 def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
     """Map a finished crawl's stats to (exit status, one-line reason)."""
     reason = str(stats.get("finish_reason") or "")
+    pending, flush = stats.get("kb/pending_batches_left"), stats.get("kb/flush_command")
+    waiting = f"; {pending} batch(es) wait in the outbox" if pending else ""
     if stats.get("kb/fatal"):
-        return EXIT_KB_REFUSED, f"the knowledge base refused the import ({stats['kb/fatal']})"
+        what = "credentials" if stats.get("kb/credentials") == "refused" else "import"
+        fix = f": once fixed, send them with `{flush}`" if waiting and flush else ""
+        return EXIT_KB_REFUSED, (
+            f"the knowledge base refused the {what} ({stats['kb/fatal']}){waiting}{fix}"
+        )
     if reason == "already_running":
         return EXIT_LOCKED, "another crawl of this site is running"
     if stats.get("kb/no_content"):  # unreachable, all disallowed, all 4xx, all skipped
@@ -50,9 +57,13 @@ def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
     if stats.get("kb/run_failed"):
         return EXIT_RUN_FAILED, f"the run failed its sync guard ({stats['kb/run_failed']})"
     if stats.get("kb/unavailable") and stats.get("kb/pending_batches_left"):
+        what = (
+            "did not confirm the import"
+            if stats["kb/unavailable"] == "UNCONFIRMED"
+            else "was unavailable"
+        )
         return EXIT_UNDELIVERED, (
-            f"the knowledge base was unavailable; {stats['kb/pending_batches_left']} "
-            "batch(es) wait in the outbox"
+            f"the knowledge base {what}{waiting}" + (f": send them with `{flush}`" if flush else "")
         )
     if not reason:
         return EXIT_FAILED, "the crawl ended without a close reason (it did not finish)"
@@ -82,9 +93,33 @@ def check_settings(settings: BaseSettings) -> list[str]:
     warnings += resolve_path_settings(settings)
     try:
         check_start_method(settings.get("KB_EXTRACT_START_METHOD"))
+        check_api_url(settings.get("KB_API_URL") or "")
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return warnings
+
+
+def failure_of(stats: dict[str, object]) -> str | None:
+    """What the run report's ``failed`` says: None exactly when the exit status is 0.
+
+    The knowledge base's refusal code, the sync guard's reason, or the exit status's cause.
+    """
+    status, _ = exit_status(stats)
+    if status == EXIT_OK:
+        return None
+    if status == EXIT_KB_REFUSED:
+        return str(stats.get("kb/fatal"))
+    if status == EXIT_RUN_FAILED:
+        return str(stats.get("kb/run_failed"))
+    if status == EXIT_UNDELIVERED:
+        return f"undelivered ({stats.get('kb/unavailable')})"
+    if status == EXIT_INTERRUPTED:
+        return f"stopped ({stats.get('finish_reason')})"
+    return {
+        EXIT_LOCKED: "already_running",
+        EXIT_FAILED: "no_close_reason",
+        EXIT_NO_CONTENT: "no_content",
+    }.get(status, f"exit_status_{status}")
 
 
 class Command(ScrapyCrawlCommand):
@@ -134,6 +169,8 @@ class Command(ScrapyCrawlCommand):
             return
         stats = crawler.stats.get_stats() if crawler.stats else {}
         self.exitcode, why = exit_status(stats)
+        site = getattr(crawler.spider, "site", None)
+        name = getattr(site, "name", None) or name  # `-a config=PATH`: the site, not "site"
         if why:
             print(f"kbcrawler: {name}: {why} (exit status {self.exitcode})", file=sys.stderr)
         if self.settings and self.settings.get("LOG_FILE"):  # scrapyd: the verdict in the job log

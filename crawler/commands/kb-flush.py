@@ -1,5 +1,8 @@
 """``scrapy kb-flush <site>``: send what the outbox holds, without crawling.
 
+A site file given by path is flushed like it is crawled: ``scrapy kb-flush site -a
+config=PATH`` (the command the crawl's hints print after an outage or a refusal).
+
 It runs the site's spider with nothing to fetch, so delivery goes through exactly the
 same pipeline (rate limit, retries, splitting, quarantine, sync state, lock).
 """
@@ -16,7 +19,7 @@ if TYPE_CHECKING:
 
 class Command(CrawlCommand):
     def syntax(self) -> str:
-        return "[options] <site>"
+        return "[options] <site>  |  [options] site -a config=PATH"
 
     def short_desc(self) -> str:
         return "Send the batches pending in the outbox of a site, without crawling"

@@ -67,6 +67,7 @@ class SiteSpider(Spider):
         kwargs.pop("_job", None)  # scrapyd's job id: accepted, not needed
         super().__init__(**kwargs)
         self.site: SiteConfig = self.load_config(config)
+        self.config_path = config  # for the commands a hint names (kb-flush ... -a config=)
         self.full_sync = truthy(full) if full is not None else None
         self.flush_only = truthy(flush)  # kb-flush: deliver the outbox, crawl nothing
         self.allowed_domains = self.site.domains

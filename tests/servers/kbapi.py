@@ -12,7 +12,8 @@ URL (``http://127.0.0.1:PORT/v1``) on one stdout line once listening.  From test
 
 Admin endpoints (no auth): ``POST /__admin/configure`` (JSON of fault/config options,
 see :data:`FAULT_DEFAULTS` and :data:`CONFIG_KEYS`), ``POST /__admin/reset``,
-``GET /__admin/documents``, ``GET /__admin/requests``, ``GET /__admin/config``.
+``GET /__admin/documents``, ``GET /__admin/requests`` (import requests),
+``GET /__admin/searches`` (search requests), ``GET /__admin/config``.
 The bearer token is never echoed in any response or log entry.
 """
 
@@ -64,6 +65,22 @@ FAULT_DEFAULTS: dict[str, Any] = {
     "quota_exceeded": False,  # every authorised import request -> 402 QUOTA_EXCEEDED
     "reject_substring": None,  # documents containing it fail individually (partial import)
     "invalid_substring": None,  # a document containing it fails the whole request (400)
+    # 200 answers that are not the documented success (see NONSENSE_KINDS); 0 = every
+    # import request while ``nonsense`` is set, n > 0 = the next n import requests.
+    "nonsense": None,
+    "nonsense_count": 0,
+    "nonsense_substring": None,  # if set, only requests with a document containing it
+    "search_fail_5xx": 0,  # next n search requests -> fail_status with an HTML body
+    "search_drop": 0,  # next n search requests: connection closed without an answer
+}
+
+#: ``nonsense`` kinds: what a 200 answer to an import says, and what is really imported.
+NONSENSE_KINDS = {
+    "not_json": "200 text/html 'OK' page; nothing imported",
+    "unknown_code": '200 {"success": false, "error": {"code": "SOMETHING_NEW"}}; nothing imported',
+    "short": '200 {"success": true, "imported": n - 1} without per-document statuses; '
+    "the first n - 1 imported",
+    "missing": '200 {"success": true} (no imported, no documents); everything imported',
 }
 
 FAULT_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -77,6 +94,11 @@ FAULT_TYPES: dict[str, type | tuple[type, ...]] = {
     "quota_exceeded": bool,
     "reject_substring": (str, type(None)),
     "invalid_substring": (str, type(None)),
+    "nonsense": (str, type(None)),
+    "nonsense_count": int,
+    "nonsense_substring": (str, type(None)),
+    "search_fail_5xx": int,
+    "search_drop": int,
 }
 
 JSON_SCALARS = (str, int, float, bool, type(None))
@@ -113,6 +135,7 @@ class ServerState:
     faults: dict[str, Any] = field(default_factory=lambda: dict(FAULT_DEFAULTS))
     documents: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    searches: list[dict[str, Any]] = field(default_factory=list)
     windows: dict[str, deque[float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: int = 0
@@ -126,6 +149,7 @@ class ServerState:
             self.faults = dict(FAULT_DEFAULTS)
             self.documents.clear()
             self.requests.clear()
+            self.searches.clear()
             self.windows.clear()
 
     def configure(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +161,8 @@ class ServerState:
             bool_ok = expected is bool or (isinstance(expected, tuple) and bool in expected)
             if not isinstance(value, expected) or (isinstance(value, bool) and not bool_ok):
                 raise ApiError(400, "INVALID_REQUEST", f"bad value for {key!r}: {value!r}")
+        if options.get("nonsense") not in (None, *NONSENSE_KINDS):
+            raise ApiError(400, "INVALID_REQUEST", f"unknown nonsense {options['nonsense']!r}")
         with self.lock:
             for key, value in options.items():
                 if key in CONFIG_KEYS:
@@ -158,6 +184,19 @@ class ServerState:
                 self.faults[name] -= 1
                 return True
             return False
+
+    def take_nonsense(self, documents: list[dict[str, Any]]) -> str | None:
+        """The kind of nonsense this import's answer is, if any (consumes one of a count)."""
+        with self.lock:
+            kind = self.faults["nonsense"]
+            needle = self.faults["nonsense_substring"]
+            if needle and not any(needle in str(d.get("content")) for d in documents):
+                return None
+            if kind and self.faults["nonsense_count"] > 0:
+                self.faults["nonsense_count"] -= 1
+                if self.faults["nonsense_count"] == 0:
+                    self.faults["nonsense"] = None
+            return kind
 
     def take_delay(self) -> float:
         with self.lock:
@@ -332,6 +371,8 @@ class KBHandler(BaseHTTPRequestHandler):
                 body: Any = list(state.documents)
             elif self.path == "/__admin/requests":
                 body = list(state.requests)
+            elif self.path == "/__admin/searches":
+                body = list(state.searches)
             elif self.path == "/__admin/config":
                 body = state.snapshot_locked()
             elif self.path == "/__admin/health":
@@ -425,6 +466,19 @@ class KBHandler(BaseHTTPRequestHandler):
             return
 
         try:
+            nonsense = None
+            if auth_ok and state.faults["nonsense"]:  # a valid request, answered oddly
+                self._import(raw, auth_ok, store=False)
+                nonsense = state.take_nonsense(json.loads(raw.decode("utf-8"))["documents"])
+            if nonsense:
+                body, imported = self._nonsense(raw, nonsense)
+                entry.update(fault=f"nonsense:{nonsense}", status=200, imported=imported)
+                record()
+                if isinstance(body, str):
+                    self._send(200, body, content_type="text/html")
+                else:
+                    self._send(200, body)
+                return
             body, imported = self._import(raw, auth_ok)
         except ApiError as err:
             entry.update(status=err.status, error=err.code)
@@ -440,7 +494,28 @@ class KBHandler(BaseHTTPRequestHandler):
         record()
         self._send(200, body)
 
-    def _import(self, raw: bytes, auth_ok: bool) -> tuple[dict[str, Any], int]:
+    def _nonsense(self, raw: bytes, kind: str) -> tuple[Any, int]:
+        """A 200 answer of ``kind`` (see NONSENSE_KINDS) to a valid import request."""
+        documents = json.loads(raw.decode("utf-8"))["documents"]
+        keep = {"not_json": 0, "unknown_code": 0, "short": len(documents) - 1}.get(
+            kind, len(documents)
+        )
+        stored = [{**doc, "id": f"doc_{uuid.uuid4().hex[:12]}"} for doc in documents[:keep]]
+        with self.server.state.lock:
+            self.server.state.documents.extend(stored)
+        if kind == "not_json":
+            return "<html><body><h1>OK</h1></body></html>\n", keep
+        if kind == "unknown_code":
+            error = {"code": "SOMETHING_NEW", "message": "Something happened"}
+            return {"success": False, "error": error}, keep
+        if kind == "short":
+            return {"success": True, "imported": keep}, keep
+        return {"success": True}, keep
+
+    def _import(
+        self, raw: bytes, auth_ok: bool, *, store: bool = True
+    ) -> tuple[dict[str, Any], int]:
+        """Validate and import; with ``store=False`` only validate (the rate limit counts)."""
         state = self.server.state
         if not auth_ok:
             raise ApiError(401, "INVALID_TOKEN", "The provided API token is invalid or expired")
@@ -468,6 +543,8 @@ class KBHandler(BaseHTTPRequestHandler):
                         400, "INVALID_REQUEST", f"documents[{i}] contains invalid characters"
                     )
 
+        if not store:
+            return {}, 0
         reject = state.faults["reject_substring"]
         results: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
@@ -500,6 +577,30 @@ class KBHandler(BaseHTTPRequestHandler):
     # -- search -----------------------------------------------------------
 
     def _handle_search(self, raw: bytes) -> None:
+        """Documented search; answers INVALID_TOKEN / INVALID_MODEL_ID / 5xx like the import."""
+        state = self.server.state
+        entry: dict[str, Any] = {"time": time.time(), "status": None, "error": None}
+        with contextlib.suppress(ValueError, AttributeError):
+            payload = json.loads(raw.decode("utf-8"))
+            entry.update(query=payload.get("query"), limit=payload.get("limit"))
+        with state.lock:
+            state.searches.append(entry)
+        if state.take_counter("search_drop"):
+            entry["fault"] = "drop"
+            self._drop()
+            return
+        if state.faults["outage"] or state.take_counter("search_fail_5xx"):
+            status = 503 if state.faults["outage"] else int(state.faults["fail_status"])
+            entry.update(fault="fail_5xx", status=status)
+            self._send(status, FAIL_5XX_HTML.format(status=status), content_type="text/html")
+            return
+        try:
+            self._search(raw, entry)
+        except ApiError as err:
+            entry.update(status=err.status, error=err.code)
+            raise
+
+    def _search(self, raw: bytes, entry: dict[str, Any]) -> None:
         state = self.server.state
         if not self._auth_ok():
             raise ApiError(401, "INVALID_TOKEN", "The provided API token is invalid or expired")
@@ -532,6 +633,7 @@ class KBHandler(BaseHTTPRequestHandler):
             }
             for count, doc in hits[:limit]
         ]
+        entry["status"] = 200
         self._send(200, {"success": True, "documents": found})
 
     # -- chat query -------------------------------------------------------
@@ -611,6 +713,10 @@ class KBApiHandle(ServerProcess):
     def requests(self) -> list[dict[str, Any]]:
         """Every import request: time, monotonic, status, error, documents, auth_ok, ..."""
         return self._admin("GET", "/__admin/requests")
+
+    def searches(self) -> list[dict[str, Any]]:
+        """Every search request: time, query, limit, status, error, fault."""
+        return self._admin("GET", "/__admin/searches")
 
     def config(self) -> dict[str, Any]:
         """Current config (without the token) and faults."""
