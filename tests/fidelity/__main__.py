@@ -61,7 +61,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "parts_code_comment_section": ("==", 0),
     "parts_unbalanced_fences": ("==", 0),
     "part_titles_over_120": ("==", 0),
-    "peak_rss_mb": ("<", 400),
+    "peak_pss_mb": ("<", 400),
 }
 CRAWL_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": "False",
@@ -149,7 +149,7 @@ def crawl(corpus: Corpus, base: str, workdir: Path, timeout: float) -> dict[str,
     t0 = time.monotonic()
     with open(workdir / "stdout.log", "wb") as out, open(workdir / "stderr.log", "wb") as err:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=err)
-        sampler = TreeSampler(proc.pid, pss=False).start()
+        sampler = TreeSampler(proc.pid).start()
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -172,6 +172,7 @@ def crawl(corpus: Corpus, base: str, workdir: Path, timeout: float) -> dict[str,
         "main_cpu_s": round(sampler.cpu_by_pid.get(proc.pid, 0.0), 2),
         "cpu_ms_per_page": round(1000 * worker_cpu / pages, 1) if pages else None,
         "peak_rss_mb": round(sampler.peak_rss_mb, 1),
+        "peak_pss_mb": round(sampler.peak_pss_mb, 1),
         "stats": {k: v for k, v in stats.items() if k.startswith(("extract/", "kb/", "item_"))},
         "documents": result.documents(site["name"]),
         "log_tail": stderr[-2000:] if proc.returncode else "",
@@ -305,7 +306,14 @@ def score_corpus(
         "parts_without_section",
     ):
         summary[key] = totals[key]
-    for key in ("wall_s", "pages_extracted", "worker_cpu_s", "cpu_ms_per_page", "peak_rss_mb"):
+    for key in (
+        "wall_s",
+        "pages_extracted",
+        "worker_cpu_s",
+        "cpu_ms_per_page",
+        "peak_rss_mb",
+        "peak_pss_mb",
+    ):
         summary[key] = run[key]
     summary["returncode"] = run["returncode"]
     summary["skipped"] = {k: v for k, v in run["stats"].items() if k.startswith("extract/skip")}
@@ -333,7 +341,8 @@ ROWS: list[tuple[str, str]] = [
     ("parts_unbalanced_fences", "parts with unbalanced fences"),
     ("part_titles_over_120", "part titles > 120 chars"),
     ("cpu_ms_per_page", "extraction CPU ms/page"),
-    ("peak_rss_mb", "peak RSS of the crawl (MB)"),
+    ("peak_rss_mb", "peak RSS of the crawl's processes, summed (MB)"),
+    ("peak_pss_mb", "peak PSS of the crawl's processes, summed (MB)"),
     ("wall_s", "crawl wall time (s)"),
 ]
 
