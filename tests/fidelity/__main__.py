@@ -61,7 +61,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "parts_code_comment_section": ("==", 0),
     "parts_unbalanced_fences": ("==", 0),
     "part_titles_over_120": ("==", 0),
-    "peak_pss_mb": ("<", 400),
+    "peak_rss_mb": ("<", 400),
 }
 CRAWL_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": "False",
