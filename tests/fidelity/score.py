@@ -249,8 +249,16 @@ class Markdown:
     unbalanced_fences: int
 
 
+# ASCII punctuation but ` and ~: an escaped fence is text, and must not become a fence here
+_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-_{-}])")
+
+
 def markdown(content: str) -> Markdown:
-    """Parse the Markdown constructs the scores need (fences, headings, lists, pipe tables)."""
+    """Parse the Markdown constructs the scores need (fences, headings, lists, pipe tables).
+
+    Backslash escapes (``harbor\\_arm64``) are undone first: the reader sees ``harbor_arm64``.
+    """
+    content = _ESCAPE_RE.sub(r"\1", content)
     headings: list[str] = []
     code_headings: set[str] = set()
     fences: list[str] = []
