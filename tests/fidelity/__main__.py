@@ -169,9 +169,9 @@ def crawl(
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            log(f"{corpus.name}: crawl stopped after {timeout:.0f} s; scoring what it made")
+            proc.kill()  # its workers exit with it
             proc.wait()
-            raise
         finally:
             sampler.stop()
     wall = time.monotonic() - t0
