@@ -128,6 +128,6 @@ def test_markdown_fences_in_lists_escapes_and_unbalanced_fences() -> None:
 
 
 def test_code_comment_sections_counts_parts_titled_by_code() -> None:
-    page = "# Real\n\ntext\n\n```\n# step one\n```\n"
+    page = "# Real\n\ntext\n\n```\n# step one\n# Real\n```\n"
     parts = [{"metadata": {"section": "Real"}}, {"metadata": {"section": "step one"}}]
-    assert code_comment_sections(parts, page) == 1
+    assert code_comment_sections(parts, page) == 1  # "Real" is a heading too: not counted
