@@ -282,7 +282,7 @@ def score_corpus(
                 totals["pages_split"] += 1
                 totals["parts"] += len(parts)
                 record["parts"] = len(parts)
-                comment = score.code_comment_sections(parts, content)
+                comment = score.code_comment_sections(parts, ref)
                 unbalanced = sum(not score.fences_balanced(p["content"]) for p in parts)
                 long_titles = sum(len(p.get("title") or "") > 120 for p in parts)
                 no_section = sum(not (p.get("metadata") or {}).get("section") for p in parts)
