@@ -265,6 +265,9 @@ def score_corpus(
             totals[metric] += ref_n
             kept[metric] += kept_n
             record[metric] = [ref_n, kept_n]
+        words_ref, words_kept = counts["words"]
+        if words_kept < 0.9 * words_ref:
+            totals["pages_words_under_90"] += 1
         for metric in ("midline_fences", "unbalanced_fences", "pilcrows", "nav_leaks"):
             record[metric] = counts[metric]
             totals[metric] += counts[metric]
@@ -313,6 +316,7 @@ def score_corpus(
         "pages_not_knowledge",
         "junk_documents",
         "pages_without_document",
+        "pages_words_under_90",
         "pages_midline_fences",
         "pages_unbalanced_fences",
         "midline_fences",
@@ -350,6 +354,7 @@ ROWS: list[tuple[str, str]] = [
     ("pages", "pages (scored / thin / not knowledge)"),
     ("documents", "documents (pages split / parts)"),
     ("words", "words kept"),
+    ("pages_words_under_90", "pages keeping under 90 % of their words"),
     ("headings", "headings kept as `#` headings"),
     ("pre", "`<pre>` kept in a fence"),
     ("admonitions", "admonitions kept with their label"),
