@@ -4,18 +4,22 @@
     python -m tests.fidelity --corpus python --limit 100 --json out.json
 
 For each corpus (tests/fidelity/corpora.py: the Python docs, the PostgreSQL manual, the
-Doxygen manual, as Debian packages install them; missing packages are installed with
-apt-get when run as root), the benchmark copies the pages to a temporary folder with a
-sitemap, serves it on 127.0.0.1, runs the real ``scrapy crawl site -a config=…`` with no
-token (documents land in the outbox), joins each page's parts back
+Doxygen manual, as Debian packages install them, missing packages installed with apt-get when
+run as root; and 300 pages of tests.perf's realistic-weight site), the benchmark copies the
+pages to a temporary folder with a sitemap, serves it on 127.0.0.1, runs the real
+``scrapy crawl site -a config=…`` with no token (documents land in the outbox), joins each
+page's parts back
 (:func:`pipelines.split.join_parts`) and scores the page against its own main region
 (tests/fidelity/score.py). It prints a Markdown table (metrics × corpora, with the targets of
 issue 11) and writes every page's counts to ``--json`` (default
 ``bench-results/fidelity.json``).
 
 Cost: ``extraction CPU/page`` is the CPU time of the crawl's worker processes (every process
-of the tree but the crawler itself, sampled from /proc every 0.2 s) over the pages
-extracted; ``peak RSS`` is the highest summed RSS of the crawl's process tree.
+of the tree but the crawler itself, sampled from /proc every 0.2 s), less their start-up
+(:func:`warm_up_cpu`), over the pages extracted; ``peak RSS`` is the highest summed RSS of the
+crawl's process tree.
+
+Exit status: 0 when every crawl exited 0, 1 when one did not, 2 when a corpus is missing.
 """
 
 from __future__ import annotations
