@@ -481,10 +481,22 @@ def main(argv: list[str] | None = None) -> int:
         "pages": {r["summary"]["corpus"]: r["pages"] for r in results},
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(output, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    args.json.write_text(dump(output), "utf-8")
     print(table(summaries))
     print(f"\n{output['run_s']} s; per-page counts in {args.json}")
     return 0 if all(s["returncode"] == 0 for s in summaries) else 1
+
+
+def dump(output: dict[str, Any]) -> str:
+    """The results as JSON: the summaries indented, then one line per page."""
+    head = json.dumps({k: v for k, v in output.items() if k != "pages"}, indent=1)
+    corpora = [
+        f" {json.dumps(name)}: [\n"
+        + ",\n".join("  " + json.dumps(r, ensure_ascii=False) for r in records)
+        + "\n ]"
+        for name, records in output.get("pages", {}).items()
+    ]
+    return head[:-2] + ',\n "pages": {\n' + ",\n".join(corpora) + "\n }\n}\n"
 
 
 def _commit() -> str:
