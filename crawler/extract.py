@@ -35,6 +35,7 @@ from trafilatura.settings import Extractor, use_config
 from crawler.language import DEFAULT_LANGUAGE, detect_language
 from crawler.options import ExtractOptions
 from crawler.robots_directives import meta_directives
+from crawler.siteselectors import remove_title_suffix, site_selectors
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -740,6 +741,23 @@ def _language(text: str, html_lang: str | None, options: ExtractOptions) -> str:
     return detect_language(text, html_lang=html_lang, sample_chars=options.lang_sample_chars)
 
 
+def _only_region(tree: HtmlElement, region: HtmlElement) -> None:
+    """The site's content_selector matched ``region``: the body holds that alone (as a
+    ``<div>``, so an ``<aside>`` or ``<nav>`` region is not dropped as chrome)."""
+    body = tree.find("body")
+    if body is None or region is body:
+        return
+    parent = region.getparent()
+    if parent is not None:
+        parent.remove(region)
+    region.tail = None
+    if region.tag in _NOISE_TAGS:
+        region.tag = "div"
+    for child in list(body):
+        body.remove(child)
+    body.append(region)
+
+
 def _extract(
     html: str | bytes, url: str, options: ExtractOptions, site_name: str | None
 ) -> ExtractedPage:
@@ -761,6 +779,11 @@ def _extract(
             skip_reason="empty",
         )
 
+    selectors = site_selectors(options)
+    region = None
+    if selectors is not None:  # the site file's own selectors come before anything else
+        selectors.drop_excluded(tree)
+        region = selectors.content_region(tree)
     metas = _meta_map(tree)
     noindex, nofollow = _robots(metas, options.robots_meta_names)
     html_lang = _html_lang(tree, metas)
@@ -781,7 +804,10 @@ def _extract(
 
     anchors, h1, logos = _anchors(tree)
     site_names = tuple(n for n in (site_name, og_site, *logos) if n)
+    suffix = selectors.title_suffix if selectors is not None else None
+    raw_title = remove_title_suffix(raw_title, suffix)
     title = _clean_title(raw_title, site_names, h1) or h1 or title_from_url(url)
+    title = remove_title_suffix(title, suffix)
 
     page = ExtractedPage(
         url=url,
@@ -802,6 +828,8 @@ def _extract(
         page.language = _language("", html_lang, options)
         return page
 
+    if region is not None:
+        _only_region(tree, region)
     code_languages = _preclean(tree)
     content = _postprocess(_run_trafilatura(tree, url, options), code_languages)
     page.language = _language(_prose(content), html_lang, options)
