@@ -314,8 +314,9 @@ class SiteSpider(Spider):
         self.crawler.stats.inc_value("llms_txt/parsed")
         links = markdown_links(decode_text(response.body), response.url, MAX_SITEMAP_ENTRIES)
         for url in map(normalize_url, links):
-            if urlsplit(url).path.endswith("/llms-full.txt"):
-                if self.url_wanted(url) and not response.url.endswith("/llms-full.txt"):
+            if urlsplit(url).path.endswith("/llms-full.txt"):  # a discovery file, as sitemaps:
+                on_site = host_allowed(host_of(url), self.allowed_domains)  # host rule only
+                if on_site and not response.url.endswith("/llms-full.txt"):
                     yield self.llms_txt_request(url)
                 continue
             if not self.url_wanted(url):
