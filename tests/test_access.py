@@ -20,7 +20,7 @@ from crawler.config import ConfigError, parse_site_config
 from crawler.middlewares import SiteCredentialsMiddleware
 from crawler.runrecords import read_url_records
 from pipelines.redact import RedactingFilter
-from tests.crawl_runner import crawl_env, crawl_site, write_site
+from tests.crawl_runner import crawl_env, crawl_site, run_scrapy, write_site
 from tests.servers.website import (
     PRIVATE_BASIC,
     PRIVATE_COOKIE,
@@ -217,3 +217,22 @@ def test_an_unset_variable_stops_the_crawl_before_any_request(tmp_path: Path) ->
         "environment variable DOCS_COOKIE is not set"
     ]
     assert "Traceback" not in result.stderr and not requests
+
+
+def test_kb_explain_fetches_a_private_page_with_the_site_credentials(tmp_path: Path) -> None:
+    with running_website(tmp_path) as website:
+        config = write_site(
+            tmp_path, SITE, start_urls=[website.url + "/members/basic/"], **CREDENTIAL_KEYS
+        )
+        url = website.url + "/members/basic/leave.html"
+        result = run_scrapy(
+            ["kb-explain", "site", "-a", f"config={config}", url],
+            tmp_path,
+            env=crawl_env(tmp_path, **ENV),
+        )
+        requests = website.requests()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1. Leave policy for staff" in result.stdout
+    page = next(e for e in requests if e["path"] == "/members/basic/leave.html")
+    assert page["status"] == 200
+    assert not any(s in result.stdout + result.stderr for s in SECRETS)
