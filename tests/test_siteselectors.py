@@ -146,3 +146,17 @@ def test_llms_txt_seeds_the_crawl(tmp_path: Path) -> None:
     assert records[website.url + "/en/guide.html"] == "denied"  # outside the site's rules
     assert records["http://offsite.invalid/status"] == "offsite"
     assert result.stat("llms_txt/pages") == 2  # overview and details
+
+
+def test_selectors_join_the_document_signature_only_when_set() -> None:
+    plain = parse_site_config("start_urls: [https://d.example.com/]\n", "d.yaml", "d")
+    assert set(plain.document_signature()) == {
+        "max_document_chars",
+        "metadata",
+        "language",
+        "min_chars",
+    }  # fmt: skip  (an upgrade does not re-send every page of existing sites)
+    themed = parse_site_config(
+        "start_urls: [https://d.example.com/]\ncontent_selector: main\n", "d.yaml", "d"
+    )
+    assert themed.document_signature()["content_selector"] == "main"
