@@ -33,7 +33,10 @@ from lxml.html import HtmlElement, HTMLParser, document_fromstring
 from trafilatura.settings import Extractor, use_config
 
 from crawler.language import DEFAULT_LANGUAGE, detect_language
+from crawler.mainregion import find_main_region, region_h1, remove_chrome
+from crawler.markdown import code_language, region_to_markdown
 from crawler.options import ExtractOptions
+from crawler.pagekind import index_or_search, redirects
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -50,7 +53,21 @@ __all__ = [
 
 LOGGER = logging.getLogger(__name__)
 
-SKIP_REASONS = frozenset({"empty", "thin", "noindex", "not_html", "parse_error"})
+SKIP_REASONS = frozenset(
+    {
+        "empty",
+        "thin",
+        "noindex",
+        "not_html",
+        "parse_error",
+        "index_page",
+        "search_page",
+        "redirect_stub",
+    }
+)
+EXTRACTORS = ("region", "trafilatura")
+"""Which path made a page's text: its declared main region converted by html-to-markdown,
+or trafilatura's judgement of the whole page."""
 
 FULL_CASCADE_BELOW_CHARS = 1000
 """A fast-mode result shorter than this is re-extracted with trafilatura's full cascade."""
@@ -83,6 +100,8 @@ class ExtractedPage:
     anchors: dict[str, str] = field(default_factory=dict)
     content_hash: str = ""
     skip_reason: str | None = None
+    extractor: str = ""
+    """'region' or 'trafilatura' (see EXTRACTORS); '' when the page was not extracted."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable) for pipelines and IPC."""
@@ -107,6 +126,7 @@ def content_fingerprint(text: str) -> str:
 # --------------------------------------------------------------------------- titles
 
 _TITLE_SEP = re.compile(r"(\s+(?:\||-|–|—|·|::|»)\s+)")
+_TITLE_SEP_END = re.compile(r"\s+(?:\||-|–|—|·|::|»)\s+$")
 _PAGE_EXTENSIONS = re.compile(r"\.(?:s?html?|xhtml|php\d?|aspx?|jsp|cfm|md|txt)$", re.IGNORECASE)
 _URL_WORD_SEP = re.compile(r"[-_+\s]+")
 _INDEX_STEMS = frozenset({"index", "default", "home", "main"})
@@ -132,6 +152,13 @@ def _clean_title(raw: str, site_names: tuple[str, ...], h1: str | None) -> str:
         return title
     names = tuple(n for n in (_norm_ws(s).casefold() for s in site_names) if n)
     key = heading.casefold()
+    if key and key not in names and key != title.casefold():
+        # the page's own heading may hold a separator ('argparse — Parser for ...')
+        folded = title.casefold()
+        if folded.startswith(key) and _TITLE_SEP.match(title, len(key)):
+            return title[: len(key)]
+        if folded.endswith(key) and _TITLE_SEP_END.search(title, 0, len(title) - len(key)):
+            return title[len(title) - len(key) :]
     if key and key not in names:  # a logo <h1> holding the site name is no evidence
         if segments[0].casefold() == key:
             return segments[0]
@@ -535,33 +562,8 @@ _HEADING_LINKS = etree.XPath(
     "|//h3//a[starts-with(@href,'#')]|//h4//a[starts-with(@href,'#')]"
     "|//h5//a[starts-with(@href,'#')]|//h6//a[starts-with(@href,'#')]"
 )
-_CODE_LANG = re.compile(
-    r"(?:^|\s)(?:language|lang|highlight|brush:?)-?([a-z0-9_+#-]{1,20})(?:\s|$)|"
-    r"(?:^|\s)sourceCode\s+([a-z0-9_+#-]{1,20})",
-    re.IGNORECASE,
-)
-_NO_LANG = frozenset(
-    {"default", "none", "text", "plaintext", "plain", "nohighlight", "notranslate"}
-)
 _BLANK_CODE_LINE = re.compile(r"\n[ \t]*(?=\n)")
 _BLANK_MARK = "\u2424"  # trafilatura drops empty lines but turns lines holding only this into ""
-
-
-def _code_language(pre: HtmlElement) -> str | None:
-    """Language hint from class names on <pre>, its <code> or up to two wrapper elements."""
-    candidates = [pre, *pre.iter("code")]
-    parent = pre.getparent()
-    for _ in range(2):
-        if parent is None:
-            break
-        candidates.append(parent)
-        parent = parent.getparent()
-    for element in candidates:
-        for match in _CODE_LANG.finditer(element.get("class") or ""):
-            lang = (match[1] or match[2] or "").lower()
-            if lang and lang not in _NO_LANG:
-                return lang
-    return None
 
 
 def _mark_blank_lines(element: HtmlElement) -> None:
@@ -594,7 +596,7 @@ def _preclean(tree: HtmlElement) -> dict[str, str]:
             for child in list(pre):
                 if child is not code:
                     code.append(child)
-        lang = _code_language(pre)
+        lang = code_language(pre)
         if lang:
             first_line = next(
                 (ln.strip() for ln in pre.text_content().splitlines() if ln.strip()), ""
@@ -783,6 +785,12 @@ def _extract(
         )
 
     anchors, h1, logos = _anchors(tree)
+    region = find_main_region(tree)
+    not_knowledge = index_or_search(tree, region.element if region is not None else None)
+    stub = redirects(tree, metas)
+    if region is not None:
+        remove_chrome(region.element)
+        h1 = region_h1(region.element) or h1
     site_names = tuple(n for n in (site_name, og_site, *logos) if n)
     title = _clean_title(raw_title, site_names, h1) or h1 or title_from_url(url)
 
@@ -800,18 +808,28 @@ def _extract(
         html_lang=html_lang,
         anchors=anchors,
     )
-    if noindex:
-        page.skip_reason = "noindex"
+    if noindex or not_knowledge:
+        page.skip_reason = "noindex" if noindex else not_knowledge
         page.language = _language("", html_lang, options)
         return page
 
-    code_languages = _preclean(tree)
-    content = _postprocess(_run_trafilatura(tree, url, options), code_languages)
+    if region is not None:
+        content = region_to_markdown(
+            region.element,
+            links=options.include_links,
+            images=options.include_images,
+            tables=options.include_tables,
+        )
+        page.extractor = "region"
+    else:
+        code_languages = _preclean(tree)
+        content = _postprocess(_run_trafilatura(tree, url, options), code_languages)
+        page.extractor = "trafilatura"
     page.language = _language(_prose(content), html_lang, options)
     if not content:
-        page.skip_reason = "empty"
+        page.skip_reason = "redirect_stub" if stub else "empty"
     elif len(content) < options.min_chars:
-        page.skip_reason = "thin"
+        page.skip_reason = "redirect_stub" if stub else "thin"
     else:
         page.content = content
         page.content_hash = content_fingerprint(content)

@@ -1,0 +1,257 @@
+"""The main region a page declares, and the chrome removed from it by rule.
+
+Documentation generators and most modern sites say where the content is: ``<main>``,
+``[role=main]``, one ``<article>``, or a container of a known generator (Sphinx ``div.body``,
+DocBook's chapter ``div`` under ``<body>``, MkDocs Material ``article.md-content__inner``,
+Docusaurus ``.theme-doc-markdown``, Docsy ``.td-content``, Doxygen ``#doc-content``, old
+Javadoc ``.contentContainer``, WordPress ``.entry-content``, help-centre ``.article-body``).
+Where a page says so, that region is the document (:mod:`crawler.markdown` converts it) and
+trafilatura is not asked to guess; the chrome generators put *inside* the region (permalink
+signs, in-page tables of contents, breadcrumbs, "edit this page", previous/next links) is
+removed by the rules below, by exact class token, never by a word found in an id (a section
+``id="menus"`` of an IDE chapter is content).
+
+Pure functions on an lxml tree; they modify it in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+__all__ = ["MainRegion", "find_main_region", "region_h1", "remove_chrome", "text_chars"]
+
+
+def _has_class(*names: str) -> str:
+    """XPath predicate: the element's class list holds one of ``names`` (whole tokens)."""
+    return " or ".join(
+        f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')" for name in names
+    )
+
+
+_DOCBOOK_DIVS = (
+    "book",
+    "part",
+    "chapter",
+    "sect1",
+    "section",
+    "refentry",
+    "reference",
+    "appendix",
+    "preface",
+    "article",
+    "set",
+    "index",
+    "glossary",
+    "bibliography",
+    "colophon",
+    "qandaset",
+    "partintro",
+)
+
+# (kind, XPath); the first XPath that finds exactly one element wins. Generators' own
+# containers come first: they are narrower than the <main> around them.
+_CANDIDATES: tuple[tuple[str, etree.XPath], ...] = tuple(
+    (kind, etree.XPath(path))
+    for kind, path in (
+        ("mkdocs", f"//article[{_has_class('md-content__inner')}]"),
+        ("docusaurus", f"//*[{_has_class('theme-doc-markdown')}]"),
+        ("docsy", f"//div[{_has_class('td-content')}]"),
+        ("doxygen", "//div[@id='doc-content'][.//div[" + _has_class("contents") + "]]"),
+        ("javadoc", f"//div[{_has_class('contentContainer')}]"),
+        ("role_main", "//*[@role='main']"),
+        ("sphinx", f"//div[{_has_class('document')}]//div[{_has_class('body')}]"),
+        (
+            "docbook",
+            "/html/body/div[" + _has_class(*_DOCBOOK_DIVS) + "]"
+            "[../div[" + _has_class("navheader", "navfooter") + "]"
+            " or //meta[@name='generator'][contains(@content, 'DocBook')]]",
+        ),
+        ("wordpress", f"//div[{_has_class('entry-content')}]"),
+        ("help_centre", f"//div[{_has_class('article-body')}]"),
+        ("main", "//main"),
+        ("article", "//article[not(ancestor::article)]"),
+    )
+)
+_ARTICLES = etree.XPath(".//article[not(ancestor::article)]")
+_TEXT = etree.XPath(
+    "string-length(normalize-space(string()))"
+)  # whole subtree, scripts included: only used on regions already cleaned of them
+_VISIBLE_TEXT = etree.XPath(
+    ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
+    " or ancestor::template)]"
+)
+ARTICLE_MIN_SHARE = 0.3
+"""A lone generic ``<article>`` is the main region only when it holds this share of the
+page's visible text (else it is a card or teaser, and trafilatura judges the page)."""
+
+
+@dataclass(frozen=True)
+class MainRegion:
+    """A declared main region: the element and which rule found it (``kind``, e.g. 'sphinx')."""
+
+    element: HtmlElement
+    kind: str
+
+
+def _visible_chars(element: HtmlElement) -> int:
+    """Characters of text outside script/style, whitespace runs counted once."""
+    return sum(len(text.strip()) for text in _VISIBLE_TEXT(element))
+
+
+def find_main_region(tree: HtmlElement) -> MainRegion | None:
+    """The region the page declares as its main content, or None (trafilatura decides).
+
+    Rules in order (first unique match wins): known generator containers, ``[role=main]``,
+    Sphinx ``div.document div.body``, DocBook's top ``div`` beside ``navheader``/``navfooter``,
+    WordPress ``.entry-content``, help-centre ``.article-body``, one ``<main>`` (or the one
+    ``<article>`` inside it holding most of its text), one top-level ``<article>`` holding at
+    least ``ARTICLE_MIN_SHARE`` of the page's visible text. Must run before anything strips
+    ``<aside>``/``<nav>`` (an article may sit inside an ``<aside>``).
+    """
+    for kind, xpath in _CANDIDATES:
+        found = xpath(tree)
+        if len(found) != 1:
+            continue
+        element = found[0]
+        if kind in ("main", "role_main"):
+            articles = _ARTICLES(element)
+            if len(articles) == 1 and _visible_chars(articles[0]) >= 0.5 * _visible_chars(element):
+                return MainRegion(articles[0], "article")
+        if kind == "article":
+            body = tree.body if tree.find("body") is not None else tree
+            if _visible_chars(element) < ARTICLE_MIN_SHARE * _visible_chars(body):
+                return None
+        return MainRegion(element, kind)
+    return None
+
+
+# --------------------------------------------------------------------------- chrome
+
+_CHROME_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "iframe",
+    "object",
+    "embed",
+    "canvas",
+    "nav",
+    "footer",
+    "form",
+    "button",
+    "input",
+    "select",
+    "textarea",
+    "label",
+    "dialog",
+    "link",
+    "meta",
+)
+_CHROME_CLASSES = (
+    # permalink signs (Sphinx, Docusaurus, MkDocs, Hugo, Doxygen)
+    "headerlink",
+    "hash-link",
+    "anchor-link",
+    "anchorjs-link",
+    "heading-anchor",
+    # in-page tables of contents (DocBook, Sphinx "contents" directive, Docusaurus, Hugo)
+    "toc",
+    "table-of-contents",
+    "theme-doc-toc-mobile",
+    "theme-doc-toc-desktop",
+    "md-sidebar",
+    # breadcrumbs
+    "breadcrumb",
+    "breadcrumbs",
+    "theme-doc-breadcrumbs",
+    "wy-breadcrumbs",
+    "navpath",
+    # edit this page, version badges, feedback
+    "edit-this-page",
+    "theme-edit-this-page",
+    "md-content__button",
+    "edit-page",
+    "editLink",
+    "theme-doc-footer",
+    "theme-doc-version-badge",
+    "theme-doc-version-banner",
+    # previous / next
+    "navheader",
+    "navfooter",
+    "pagination-nav",
+    "prev-next",
+    "rst-footer-buttons",
+    "md-footer",
+    "pager",
+    "post-navigation",
+    # bylines, sharing and comments of articles (whole class tokens only)
+    "byline",
+    "post-meta",
+    "entry-meta",
+    "article-meta",
+    "share",
+    "sharing",
+    "sharedaddy",
+    "share-buttons",
+    "social-share",
+    "comments-area",
+    "comment-respond",
+)
+_CHROME = etree.XPath(
+    ".//*["
+    + _has_class(*_CHROME_CLASSES)
+    + " or @role='navigation' or @role='search' or @aria-hidden='true'"
+    + " or @hidden or @id='toc' or @id='comments' or @id='nav-path'"
+    + "]"
+)
+_HEADING_SELF_LINKS = etree.XPath(
+    "(.//h1|.//h2|.//h3|.//h4|.//h5|.//h6|.//dt)//a[starts-with(@href, '#')]"
+)
+_TOC_LABELS = frozenset({"table of contents", "contents", "on this page", "in this article"})
+_LABEL_TAGS = frozenset({"p", "div", "span", "strong", "b", "h2", "h3", "h4", "h5", "h6"})
+
+
+def remove_chrome(region: HtmlElement) -> None:
+    """Delete, in place, the chrome generators put inside a main region.
+
+    Removed: scripts and other non-text elements, ``<nav>``/``role=navigation``/
+    ``role=search``, forms and buttons, hidden elements, elements carrying one of
+    ``_CHROME_CLASSES`` as a whole class token (permalinks, TOCs, breadcrumbs, edit links,
+    previous/next, share buttons, comment forms), permalink anchors in headings and
+    definition terms whose text has no letter or digit ('¶', '#'), and orphan
+    "Table of Contents" labels. Tails (text after a removed element) are kept.
+    """
+    etree.strip_elements(region, *_CHROME_TAGS, with_tail=False)
+    for element in _CHROME(region):
+        if element is not region and element.getparent() is not None:
+            element.drop_tree()
+    for link in _HEADING_SELF_LINKS(region):
+        if not any(ch.isalnum() for ch in link.text_content()):
+            link.drop_tree()
+    for element in list(region.iter(*_LABEL_TAGS)):
+        if (
+            element is not region
+            and (len(element) == 0 or (len(element) == 1 and len(element[0]) == 0))
+            and element.text_content().strip().rstrip(":").casefold() in _TOC_LABELS
+            and element.getparent() is not None
+        ):
+            element.drop_tree()
+
+
+_H1 = etree.XPath("(.//h1)[1]")
+
+
+def region_h1(region: HtmlElement) -> str:
+    """Text of the region's first ``<h1>`` ('' when it has none), whitespace collapsed."""
+    found = _H1(region)
+    return " ".join(found[0].text_content().split()) if found else ""
+
+
+def text_chars(region: HtmlElement) -> int:
+    """Length of the region's text with whitespace runs collapsed (cleaned regions only)."""
+    return int(_TEXT(region))
