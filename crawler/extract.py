@@ -126,7 +126,8 @@ def content_fingerprint(text: str) -> str:
 # --------------------------------------------------------------------------- titles
 
 _TITLE_SEP = re.compile(r"(\s+(?:\||-|–|—|·|::|»)\s+)")
-_TITLE_SEP_END = re.compile(r"\s+(?:\||-|–|—|·|::|»)\s+$")
+_TITLE_SEP_END = re.compile(r"(?:\s+(?:\||-|–|—|·|::|»)\s+|:\s+)$")
+"""Before a page's own heading at the end of its title ('Doxygen: Special Commands')."""
 _PAGE_EXTENSIONS = re.compile(r"\.(?:s?html?|xhtml|php\d?|aspx?|jsp|cfm|md|txt)$", re.IGNORECASE)
 _URL_WORD_SEP = re.compile(r"[-_+\s]+")
 _INDEX_STEMS = frozenset({"index", "default", "home", "main"})
@@ -146,10 +147,6 @@ def _clean_title(raw: str, site_names: tuple[str, ...], h1: str | None) -> str:
     heading = _norm_ws(h1)
     if not title:
         return heading
-    parts = _TITLE_SEP.split(title)
-    segments, separators = parts[0::2], parts[1::2]
-    if len(segments) == 1:
-        return title
     names = tuple(n for n in (_norm_ws(s).casefold() for s in site_names) if n)
     key = heading.casefold()
     if key and key not in names and key != title.casefold():
@@ -159,6 +156,10 @@ def _clean_title(raw: str, site_names: tuple[str, ...], h1: str | None) -> str:
             return title[: len(key)]
         if folded.endswith(key) and _TITLE_SEP_END.search(title, 0, len(title) - len(key)):
             return title[len(title) - len(key) :]
+    parts = _TITLE_SEP.split(title)
+    segments, separators = parts[0::2], parts[1::2]
+    if len(segments) == 1:
+        return title
     if key and key not in names:  # a logo <h1> holding the site name is no evidence
         if segments[0].casefold() == key:
             return segments[0]

@@ -162,6 +162,7 @@ _CHROME_CLASSES = (
     # in-page tables of contents (DocBook, Sphinx "contents" directive, Docusaurus, Hugo)
     "toc",
     "table-of-contents",
+    "toctree-wrapper",
     "theme-doc-toc-mobile",
     "theme-doc-toc-desktop",
     "md-sidebar",
@@ -207,6 +208,11 @@ _CHROME = etree.XPath(
     + _has_class(*_CHROME_CLASSES)
     + " or @role='navigation' or @role='search' or @aria-hidden='true'"
     + " or @hidden or @id='toc' or @id='comments' or @id='nav-path'"
+    + " or (("
+    + _has_class("contents")
+    + ") and ("
+    + _has_class("local", "topic")
+    + "))"
     + "]"
 )
 _HEADING_SELF_LINKS = etree.XPath(
@@ -243,11 +249,16 @@ def remove_chrome(region: HtmlElement) -> None:
             element.drop_tree()
 
 
-_H1 = etree.XPath("(.//h1)[1]")
+_H1 = etree.XPath(
+    ".//h1|.//div[" + _has_class("headertitle") + "]//div[" + _has_class("title") + "]"
+)
 
 
 def region_h1(region: HtmlElement) -> str:
-    """Text of the region's first ``<h1>`` ('' when it has none), whitespace collapsed."""
+    """Text of the region's first ``<h1>`` ('' when it has none), whitespace collapsed.
+
+    Doxygen's page title (``div.headertitle div.title``) counts as the h1 it stands for.
+    """
     found = _H1(region)
     return " ".join(found[0].text_content().split()) if found else ""
 

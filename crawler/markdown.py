@@ -73,6 +73,7 @@ _ADMONITION_TITLES = etree.XPath(
     + "[" + _has_class("title") + "]"
 )  # fmt: skip
 _DOXYGEN_TITLE = etree.XPath(f".//div[{_has_class('headertitle')}]//div[{_has_class('title')}]")
+_DOXYGEN_FRAGMENTS = etree.XPath(f".//div[{_has_class('fragment')}][div[{_has_class('line')}]]")
 _INLINE_CODE = etree.XPath(".//code[not(ancestor::pre)][*]")
 _QUOTED_BLOCKS = etree.XPath(".//blockquote[.//pre]")
 _MEDIA = ("img", "picture", "video", "audio", "source", "figure")
@@ -94,6 +95,11 @@ def _prepare(region: HtmlElement, *, links: bool, images: bool, tables: bool = T
         strong = etree.SubElement(title, "strong")
         strong.text = label
         title.tail = tail
+    for fragment in _DOXYGEN_FRAGMENTS(region):
+        lines = [line.text_content() for line in fragment]
+        tail = fragment.tail
+        fragment.clear()
+        fragment.tag, fragment.text, fragment.tail = "pre", "\n".join(lines), tail
     for pre in list(region.iter("pre")):
         lang = code_language(pre)
         text = pre.text_content()

@@ -1,5 +1,6 @@
 """Compare HTML-to-Markdown libraries on real documentation pages (the choice in README).
 
+    pip install markdownify   # the other candidate; not a dependency of kbcrawler
     python docs/benchmarks/converter_choice.py [--per-corpus N]
 
 Each page's declared main region is found and cleaned (crawler.mainregion) and prepared
