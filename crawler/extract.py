@@ -790,7 +790,7 @@ def _extract(
     not_knowledge = index_or_search(tree, region.element if region is not None else None)
     stub = redirects(tree, metas)
     if region is not None:
-        remove_chrome(region.element)
+        remove_chrome(region.element, region.kind)
         h1 = region_h1(region.element) or h1
     site_names = tuple(n for n in (site_name, og_site, *logos) if n)
     title = _clean_title(raw_title, site_names, h1) or h1 or title_from_url(url)

@@ -69,10 +69,10 @@ _CANDIDATES: tuple[tuple[str, etree.XPath], ...] = tuple(
             "[../div[" + _has_class("navheader", "navfooter") + "]"
             " or //meta[@name='generator'][contains(@content, 'DocBook')]]",
         ),
-        ("wordpress", f"//div[{_has_class('entry-content')}]"),
-        ("help_centre", f"//div[{_has_class('article-body')}]"),
         ("main", "//main"),
         ("article", "//article[not(ancestor::article)]"),
+        ("wordpress", f"//div[{_has_class('entry-content')}]"),
+        ("help_centre", f"//div[{_has_class('article-body')}]"),
     )
 )
 _ARTICLES = etree.XPath(".//article[not(ancestor::article)]")
@@ -106,10 +106,11 @@ def find_main_region(tree: HtmlElement) -> MainRegion | None:
 
     Rules in order (first unique match wins): known generator containers, ``[role=main]``,
     Sphinx ``div.document div.body``, DocBook's top ``div`` beside ``navheader``/``navfooter``,
-    WordPress ``.entry-content``, help-centre ``.article-body``, one ``<main>`` (or the one
-    ``<article>`` inside it holding most of its text), one top-level ``<article>`` holding at
-    least ``ARTICLE_MIN_SHARE`` of the page's visible text. Must run before anything strips
-    ``<aside>``/``<nav>`` (an article may sit inside an ``<aside>``).
+    one ``<main>`` (or, inside it, the top-level ``<article>`` holding at least half its text:
+    the post, not the comment or teaser cards), one top-level ``<article>`` holding at least
+    ``ARTICLE_MIN_SHARE`` of the page's visible text, WordPress ``.entry-content``,
+    help-centre ``.article-body``. Must run before anything strips ``<aside>``/``<nav>`` (an
+    article may sit inside an ``<aside>``).
     """
     for kind, xpath in _CANDIDATES:
         found = xpath(tree)
@@ -192,6 +193,7 @@ _CHROME_CLASSES = (
     "post-navigation",
     # bylines, sharing and comments of articles (whole class tokens only)
     "byline",
+    "article-byline",
     "post-meta",
     "entry-meta",
     "article-meta",
@@ -202,6 +204,12 @@ _CHROME_CLASSES = (
     "social-share",
     "comments-area",
     "comment-respond",
+    # newsletter boxes and related-post lists of blogs and news sites
+    "newsletter",
+    "newsletter-signup",
+    "jp-relatedposts",
+    "related-posts",
+    "related-articles",
 )
 _CHROME = etree.XPath(
     ".//*["
@@ -222,7 +230,17 @@ _TOC_LABELS = frozenset({"table of contents", "contents", "on this page", "in th
 _LABEL_TAGS = frozenset({"p", "div", "span", "strong", "b", "h2", "h3", "h4", "h5", "h6"})
 
 
-def remove_chrome(region: HtmlElement) -> None:
+GENERIC_KINDS = frozenset({"main", "article", "wordpress", "help_centre"})
+"""Regions found by generic markup (not a documentation generator's container): there an
+``<aside>`` is a pull-out of related links or a promotion, not a note of the text."""
+_ASIDES = etree.XPath(
+    ".//aside[not("
+    + _has_class("note", "warning", "tip", "admonition", "callout", "important", "caution")
+    + ")]"
+)
+
+
+def remove_chrome(region: HtmlElement, kind: str = "") -> None:
     """Delete, in place, the chrome generators put inside a main region.
 
     Removed: scripts and other non-text elements, ``<nav>``/``role=navigation``/
@@ -230,9 +248,13 @@ def remove_chrome(region: HtmlElement) -> None:
     ``_CHROME_CLASSES`` as a whole class token (permalinks, TOCs, breadcrumbs, edit links,
     previous/next, share buttons, comment forms), permalink anchors in headings and
     definition terms whose text has no letter or digit ('¶', '#'), and orphan
-    "Table of Contents" labels. Tails (text after a removed element) are kept.
+    "Table of Contents" labels; in regions of a ``GENERIC_KINDS`` kind, ``<aside>`` blocks
+    that are not notes. Tails (text after a removed element) are kept.
     """
     etree.strip_elements(region, *_CHROME_TAGS, with_tail=False)
+    if kind in GENERIC_KINDS:
+        for aside in _ASIDES(region):
+            aside.drop_tree()
     for element in _CHROME(region):
         if element is not region and element.getparent() is not None:
             element.drop_tree()
