@@ -263,6 +263,8 @@ class SiteSpider(Spider):
             logger.warning("Extraction failed (%s): %s", exc.reason, response.url)
             return
         stats.inc_value("extract/pages")
+        if page.get("extractor"):
+            stats.inc_value(f"extract/path/{page['extractor']}")
         if page["links_dropped"]:
             stats.inc_value("discovery/links_over_limit", page["links_dropped"])
         links = [link for link in page["links"] if self.url_wanted(link)]
