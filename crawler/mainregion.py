@@ -21,11 +21,22 @@ from dataclasses import dataclass
 from lxml import etree
 from lxml.html import HtmlElement
 
-__all__ = ["MainRegion", "find_main_region", "region_h1", "remove_chrome", "text_chars"]
+__all__ = [
+    "MainRegion",
+    "find_main_region",
+    "has_class",
+    "region_h1",
+    "remove_chrome",
+    "visible_chars",
+]
 
 
-def _has_class(*names: str) -> str:
-    """XPath predicate: the element's class list holds one of ``names`` (whole tokens)."""
+def has_class(*names: str) -> str:
+    """XPath predicate: the element's class list holds one of ``names`` (whole tokens).
+
+    ``has_class('note', 'tip')`` -> "contains(concat(' ', normalize-space(@class), ' '),
+    ' note ') or ...", to put inside ``[...]``.
+    """
     return " or ".join(
         f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')" for name in names
     )
@@ -56,29 +67,26 @@ _DOCBOOK_DIVS = (
 _CANDIDATES: tuple[tuple[str, etree.XPath], ...] = tuple(
     (kind, etree.XPath(path))
     for kind, path in (
-        ("mkdocs", f"//article[{_has_class('md-content__inner')}]"),
-        ("docusaurus", f"//*[{_has_class('theme-doc-markdown')}]"),
-        ("docsy", f"//div[{_has_class('td-content')}]"),
-        ("doxygen", "//div[@id='doc-content'][.//div[" + _has_class("contents") + "]]"),
-        ("javadoc", f"//div[{_has_class('contentContainer')}]"),
+        ("mkdocs", f"//article[{has_class('md-content__inner')}]"),
+        ("docusaurus", f"//*[{has_class('theme-doc-markdown')}]"),
+        ("docsy", f"//div[{has_class('td-content')}]"),
+        ("doxygen", "//div[@id='doc-content'][.//div[" + has_class("contents") + "]]"),
+        ("javadoc", f"//div[{has_class('contentContainer')}]"),
         ("role_main", "//*[@role='main']"),
-        ("sphinx", f"//div[{_has_class('document')}]//div[{_has_class('body')}]"),
+        ("sphinx", f"//div[{has_class('document')}]//div[{has_class('body')}]"),
         (
             "docbook",
-            "/html/body/div[" + _has_class(*_DOCBOOK_DIVS) + "]"
-            "[../div[" + _has_class("navheader", "navfooter") + "]"
+            "/html/body/div[" + has_class(*_DOCBOOK_DIVS) + "]"
+            "[../div[" + has_class("navheader", "navfooter") + "]"
             " or //meta[@name='generator'][contains(@content, 'DocBook')]]",
         ),
         ("main", "//main"),
         ("article", "//article[not(ancestor::article)]"),
-        ("wordpress", f"//div[{_has_class('entry-content')}]"),
-        ("help_centre", f"//div[{_has_class('article-body')}]"),
+        ("wordpress", f"//div[{has_class('entry-content')}]"),
+        ("help_centre", f"//div[{has_class('article-body')}]"),
     )
 )
 _ARTICLES = etree.XPath(".//article[not(ancestor::article)]")
-_TEXT = etree.XPath(
-    "string-length(normalize-space(string()))"
-)  # whole subtree, scripts included: only used on regions already cleaned of them
 _VISIBLE_TEXT = etree.XPath(
     ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
     " or ancestor::template)]"
@@ -96,7 +104,7 @@ class MainRegion:
     kind: str
 
 
-def _visible_chars(element: HtmlElement) -> int:
+def visible_chars(element: HtmlElement) -> int:
     """Characters of text outside script/style, whitespace runs counted once."""
     return sum(len(text.strip()) for text in _VISIBLE_TEXT(element))
 
@@ -119,11 +127,14 @@ def find_main_region(tree: HtmlElement) -> MainRegion | None:
         element = found[0]
         if kind in ("main", "role_main"):
             articles = _ARTICLES(element)
-            if len(articles) == 1 and _visible_chars(articles[0]) >= 0.5 * _visible_chars(element):
-                return MainRegion(articles[0], "article")
+            if articles:
+                sizes = [visible_chars(article) for article in articles]
+                biggest = max(range(len(articles)), key=sizes.__getitem__)
+                if sizes[biggest] >= 0.5 * visible_chars(element):
+                    return MainRegion(articles[biggest], "article")
         if kind == "article":
             body = tree.body if tree.find("body") is not None else tree
-            if _visible_chars(element) < ARTICLE_MIN_SHARE * _visible_chars(body):
+            if visible_chars(element) < ARTICLE_MIN_SHARE * visible_chars(body):
                 return None
         return MainRegion(element, kind)
     return None
@@ -213,13 +224,13 @@ _CHROME_CLASSES = (
 )
 _CHROME = etree.XPath(
     ".//*["
-    + _has_class(*_CHROME_CLASSES)
+    + has_class(*_CHROME_CLASSES)
     + " or @role='navigation' or @role='search' or @aria-hidden='true'"
     + " or @hidden or @id='toc' or @id='comments' or @id='nav-path'"
     + " or (("
-    + _has_class("contents")
+    + has_class("contents")
     + ") and ("
-    + _has_class("local", "topic")
+    + has_class("local", "topic")
     + "))"
     + "]"
 )
@@ -235,7 +246,7 @@ GENERIC_KINDS = frozenset({"main", "article", "wordpress", "help_centre"})
 ``<aside>`` is a pull-out of related links or a promotion, not a note of the text."""
 _ASIDES = etree.XPath(
     ".//aside[not("
-    + _has_class("note", "warning", "tip", "admonition", "callout", "important", "caution")
+    + has_class("note", "warning", "tip", "admonition", "callout", "important", "caution")
     + ")]"
 )
 
@@ -271,9 +282,7 @@ def remove_chrome(region: HtmlElement, kind: str = "") -> None:
             element.drop_tree()
 
 
-_H1 = etree.XPath(
-    ".//h1|.//div[" + _has_class("headertitle") + "]//div[" + _has_class("title") + "]"
-)
+_H1 = etree.XPath(".//h1|.//div[" + has_class("headertitle") + "]//div[" + has_class("title") + "]")
 
 
 def region_h1(region: HtmlElement) -> str:
@@ -283,8 +292,3 @@ def region_h1(region: HtmlElement) -> str:
     """
     found = _H1(region)
     return " ".join(found[0].text_content().split()) if found else ""
-
-
-def text_chars(region: HtmlElement) -> int:
-    """Length of the region's text with whitespace runs collapsed (cleaned regions only)."""
-    return int(_TEXT(region))

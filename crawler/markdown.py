@@ -24,6 +24,8 @@ import html_to_markdown
 from lxml import etree
 from lxml.html import HtmlElement
 
+from crawler.mainregion import has_class
+
 __all__ = ["code_language", "region_to_markdown"]
 
 _CODE_LANG = re.compile(
@@ -57,23 +59,17 @@ def code_language(pre: HtmlElement) -> str | None:
     return None
 
 
-def _has_class(*names: str) -> str:
-    return " or ".join(
-        f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')" for name in names
-    )
-
-
 _ADMONITION_TITLES = etree.XPath(
     ".//*["
-    + _has_class("admonition-title", "admonition-heading")
+    + has_class("admonition-title", "admonition-heading")
     + " or contains(@class, 'admonitionHeading')"
     + "]|.//div["
-    + _has_class("note", "warning", "tip", "important", "caution", "danger", "hint")
+    + has_class("note", "warning", "tip", "important", "caution", "danger", "hint")
     + "]/*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6]"
-    + "[" + _has_class("title") + "]"
+    + "[" + has_class("title") + "]"
 )  # fmt: skip
-_DOXYGEN_TITLE = etree.XPath(f".//div[{_has_class('headertitle')}]//div[{_has_class('title')}]")
-_DOXYGEN_FRAGMENTS = etree.XPath(f".//div[{_has_class('fragment')}][div[{_has_class('line')}]]")
+_DOXYGEN_TITLE = etree.XPath(f".//div[{has_class('headertitle')}]//div[{has_class('title')}]")
+_DOXYGEN_FRAGMENTS = etree.XPath(f".//div[{has_class('fragment')}][div[{has_class('line')}]]")
 _INLINE_CODE = etree.XPath(".//code[not(ancestor::pre)][*]")
 _QUOTED_BLOCKS = etree.XPath(".//blockquote[.//pre]")
 _MEDIA = ("img", "picture", "video", "audio", "source", "figure")

@@ -17,6 +17,8 @@ import re
 from lxml import etree
 from lxml.html import HtmlElement
 
+from crawler.mainregion import has_class, visible_chars
+
 __all__ = ["INDEX_LINK_SHARE", "index_or_search", "redirects"]
 
 INDEX_LINK_SHARE = 0.8
@@ -27,33 +29,23 @@ SEARCH_PAGE_MAX_CHARS = 2000
 """A page with a search-results container and less text than this is a search page."""
 
 
-def _has_class(*names: str) -> str:
-    return " or ".join(
-        f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')" for name in names
-    )
-
-
 _INDEX_MARKERS = etree.XPath(
     ".//table["
-    + _has_class("indextable", "modindextable")
+    + has_class("indextable", "modindextable")
     + "]|.//div["
-    + _has_class("genindex-jumpbox", "classindex", "qindex", "index-container")
+    + has_class("genindex-jumpbox", "classindex", "qindex", "index-container")
     + "]|.//dl["
-    + _has_class("index")
+    + has_class("index")
     + "]|.//a[starts-with(@href, '#I:')]"
     + "|self::div["
-    + _has_class("index")
+    + has_class("index")
     + "]"
 )
 _SEARCH_MARKERS = etree.XPath(
     "//*[@id='search-results' or @id='mkdocs-search-results' or @id='searchresults'"
-    " or " + _has_class("search-results", "md-search-result", "searchresults") + "]"
+    " or " + has_class("search-results", "md-search-result", "searchresults") + "]"
 )
 _LINK_TEXT = etree.XPath(".//a//text()")
-_TEXT = etree.XPath(
-    ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
-    " or ancestor::template)]"
-)
 _LINKS = etree.XPath("count(.//a[@href])")
 _LOCATION_SCRIPT = etree.XPath("//script[not(@src)]")
 _LOCATION = re.compile(
@@ -62,17 +54,13 @@ _LOCATION = re.compile(
 )
 
 
-def _chars(texts: list[str]) -> int:
-    return sum(len(text.strip()) for text in texts)
-
-
 def index_or_search(tree: HtmlElement, region: HtmlElement | None) -> str | None:
     """'index_page', 'search_page' or None for a page (``region``: its declared main region).
 
     Call before chrome removal: search pages are recognised by their results container.
     """
     scope = region if region is not None else tree
-    text = _chars(_TEXT(scope))
+    text = visible_chars(scope)
     if text < SEARCH_PAGE_MAX_CHARS and _SEARCH_MARKERS(tree):
         return "search_page"
     if region is not None and _INDEX_MARKERS(region):
@@ -81,7 +69,7 @@ def index_or_search(tree: HtmlElement, region: HtmlElement | None) -> str | None
         region is not None
         and text
         and int(_LINKS(scope)) >= INDEX_MIN_LINKS
-        and _chars(_LINK_TEXT(scope)) >= INDEX_LINK_SHARE * text
+        and sum(len(link.strip()) for link in _LINK_TEXT(scope)) >= INDEX_LINK_SHARE * text
     ):
         return "index_page"
     return None
