@@ -17,7 +17,7 @@ import re
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.mainregion import has_class, visible_chars
+from crawler.mainregion import has_class
 
 __all__ = ["INDEX_LINK_SHARE", "index_or_search", "redirects"]
 
@@ -46,6 +46,7 @@ _SEARCH_MARKERS = etree.XPath(
     " or " + has_class("search-results", "md-search-result", "searchresults") + "]"
 )
 _LINK_TEXT = etree.XPath(".//a//text()")
+_TEXT_CHARS = etree.XPath("string-length(normalize-space(.))")  # scripts included: a bound
 _LINKS = etree.XPath("count(.//a[@href])")
 _LOCATION_SCRIPT = etree.XPath("//script[not(@src)]")
 _LOCATION = re.compile(
@@ -60,7 +61,7 @@ def index_or_search(tree: HtmlElement, region: HtmlElement | None) -> str | None
     Call before chrome removal: search pages are recognised by their results container.
     """
     scope = region if region is not None else tree
-    text = visible_chars(scope)
+    text = int(_TEXT_CHARS(scope))
     if text < SEARCH_PAGE_MAX_CHARS and _SEARCH_MARKERS(tree):
         return "search_page"
     if region is not None and _INDEX_MARKERS(region):
