@@ -134,11 +134,15 @@ _INDEX_STEMS = frozenset({"index", "default", "home", "main"})
 
 
 def _is_site_segment(segment: str, site_names: tuple[str, ...]) -> bool:
-    """A title segment looks like the site's name (equal, or a >=3-char part of it)."""
+    """A title segment looks like the site's name: equal, a >=3-char part of it, or holding a
+    >=8-char name ('Python 3.11.2 documentation' holds '3.11.2 Documentation')."""
     seg = segment.strip().casefold()
     if not seg:
         return True
-    return any(seg == name or (len(seg) >= 3 and seg in name) for name in site_names)
+    return any(
+        seg == name or (len(seg) >= 3 and seg in name) or (len(name) >= 8 and name in seg)
+        for name in site_names
+    )
 
 
 def _clean_title(raw: str, site_names: tuple[str, ...], h1: str | None) -> str:
@@ -433,6 +437,36 @@ def _html_lang(tree: HtmlElement, metas: dict[str, list[str]]) -> str | None:
         if value and value.strip():
             return value.strip()
     return None
+
+
+_NAV_LINKS = etree.XPath(
+    "//div[contains(concat(' ', normalize-space(@class), ' '), ' related ')]//a[@href]"
+    "|//nav//a[@href]|//header//a[@href]"
+)
+_HOME_PATHS = ("", "/", "/index.html", "/index.htm")
+_MAX_SITE_NAME_CHARS = 80
+
+
+def _home_link_names(tree: HtmlElement, url: str) -> list[str]:
+    """Texts of navigation links to the site's home page ('Python 3.11.2 documentation').
+
+    A generator names the site in its navigation bar with the same words it appends to every
+    ``<title>`` (Sphinx: 'Download — Python 3.11.2 documentation'); only links in a nav bar,
+    ``<nav>`` or ``<header>`` whose target is the site root count.
+    """
+    names: list[str] = []
+    host = urlsplit(url).netloc
+    for link in _NAV_LINKS(tree):
+        text = _norm_ws(link.text_content())
+        if not text or len(text) > _MAX_SITE_NAME_CHARS:
+            continue
+        try:
+            target = urlsplit(urljoin(url, link.get("href", "").strip()))
+        except ValueError:
+            continue
+        if target.path in _HOME_PATHS and target.netloc == host:
+            names.append(text)
+    return names
 
 
 # --------------------------------------------------------------------------- headings/anchors
@@ -787,12 +821,12 @@ def _extract(
 
     anchors, h1, logos = _anchors(tree)
     region = find_main_region(tree)
-    not_knowledge = index_or_search(tree, region.element if region is not None else None)
     stub = redirects(tree, metas)
     if region is not None:
-        remove_chrome(region.element, region.kind)
+        remove_chrome(region.element, region.kind)  # a toctree is not what makes an index
         h1 = region_h1(region.element) or h1
-    site_names = tuple(n for n in (site_name, og_site, *logos) if n)
+    not_knowledge = index_or_search(tree, region.element if region is not None else None)
+    site_names = tuple(n for n in (site_name, og_site, *logos, *_home_link_names(tree, url)) if n)
     title = _clean_title(raw_title, site_names, h1) or h1 or title_from_url(url)
 
     page = ExtractedPage(

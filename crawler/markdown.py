@@ -145,7 +145,7 @@ def _options() -> html_to_markdown.ConversionOptions:
         code_block_style="backticks",
         extract_metadata=False,
         autolinks=False,
-        br_in_tables=True,
+        br_in_tables=False,  # cell paragraphs joined with a space: one line per row
         compact_tables=True,
         escape_asterisks=False,
         escape_underscores=False,
@@ -158,7 +158,7 @@ def region_to_markdown(
     """Markdown of a cleaned main region (modified in place); '' when it holds no text.
 
     Headings are ATX (``##``), lists use ``-``, code is fenced with backticks (with the
-    language when known), tables are pipe tables (cell paragraphs joined with ``<br>``).
+    language when known), tables are pipe tables (cell paragraphs joined with a space).
     """
     _prepare(region, links=links, images=images, tables=tables)
     html = etree.tostring(region, encoding="unicode", method="html", with_tail=False)

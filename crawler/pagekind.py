@@ -22,8 +22,8 @@ from crawler.mainregion import has_class
 __all__ = ["INDEX_LINK_SHARE", "index_or_search", "redirects"]
 
 INDEX_LINK_SHARE = 0.8
-"""A region whose link text is at least this share of its text, with INDEX_MIN_LINKS links
-or more, is a generated index (tables of contents, A-Z indexes)."""
+"""A region whose relative-link text is at least this share of its text, with INDEX_MIN_LINKS
+links or more, is a generated index (tables of contents, A-Z indexes)."""
 INDEX_MIN_LINKS = 40
 SEARCH_PAGE_MAX_CHARS = 2000
 """A page with a search-results container and less text than this is a search page."""
@@ -45,7 +45,10 @@ _SEARCH_MARKERS = etree.XPath(
     "//*[@id='search-results' or @id='mkdocs-search-results' or @id='searchresults'"
     " or " + has_class("search-results", "md-search-result", "searchresults") + "]"
 )
-_LINK_TEXT = etree.XPath(".//a//text()")
+_LINK_TEXT = etree.XPath(
+    ".//a[@href][not(starts-with(@href, 'http:') or starts-with(@href, 'https:')"
+    " or starts-with(@href, '//'))]//text()"
+)  # relative links: an index points into its own site (a glossary of outside links is text)
 _TEXT_CHARS = etree.XPath("string-length(normalize-space(.))")  # scripts included: a bound
 _LINKS = etree.XPath("count(.//a[@href])")
 _LOCATION_SCRIPT = etree.XPath("//script[not(@src)]")
@@ -58,7 +61,8 @@ _LOCATION = re.compile(
 def index_or_search(tree: HtmlElement, region: HtmlElement | None) -> str | None:
     """'index_page', 'search_page' or None for a page (``region``: its declared main region).
 
-    Call before chrome removal: search pages are recognised by their results container.
+    Search pages are recognised by their results container anywhere in ``tree``; indexes by
+    markers or link share inside the region (after its chrome was removed).
     """
     scope = region if region is not None else tree
     text = int(_TEXT_CHARS(scope))

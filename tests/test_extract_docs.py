@@ -206,12 +206,12 @@ def test_tables_with_paragraph_cells_stay_pipe_tables(
 ) -> None:
     assert (
         "| Format | Notes |\n| --- | --- |\n"
-        "| `PCM` | Always available.<br>Up to 32 bits per sample. |\n"
+        "| `PCM` | Always available. Up to 32 bits per sample. |\n"
         "| `FLOAT` | Needs the accelerator. |"
     ) in sphinx.content
     assert (
         "**Table 7.1. Operators**\n\n| Operator | Description |\n| --- | --- |\n"
-        "| `=` | Equal.<br>Works on every type. |\n| `<>` | Not equal. |"
+        "| `=` | Equal. Works on every type. |\n| `<>` | Not equal. |"
     ) in docbook.content
 
 
@@ -356,3 +356,17 @@ def test_crawl_delivers_documentation_pages_and_skips_the_rest(tmp_path: Path) -
     assert result.stat("extract/path/trafilatura") == 1  # the stub declares no main region
     for reason in ("empty", "index_page", "search_page", "redirect_stub"):
         assert result.stat(f"extract/skipped/{reason}") == 1, reason
+
+
+def test_site_suffix_named_by_the_home_link_of_the_nav_bar() -> None:
+    # Sphinx appends the docs title its nav bar links to the home page with, even when the
+    # page's heading says something else ('Download' vs 'Download Soundkit 2.4 Documentation')
+    html = (FIXTURES / "docs" / "sphinx_page.html").read_text(encoding="utf-8")
+    html = html.replace(
+        "<title>wavetool — Read and write wave files — Soundkit 2.4 documentation</title>",
+        "<title>Download &#8212; Soundkit 2.4 documentation</title>",
+    )
+    url = "https://docs.example.org/library/download.html"  # the home link is ../index.html
+    assert extract_page(html, url).title == "Download"
+    offsite = html.replace('href="../index.html"', 'href="https://other.example/index.html"')
+    assert extract_page(offsite, url).title == "Download — Soundkit 2.4 documentation"
