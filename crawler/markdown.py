@@ -98,6 +98,8 @@ def _prepare(region: HtmlElement, *, links: bool, images: bool, tables: bool = T
         fragment.tag, fragment.text, fragment.tail = "pre", "\n".join(lines), tail
     for pre in list(region.iter("pre")):
         lang = code_language(pre)
+        for br in pre.iter("br"):  # Prism (Docusaurus) ends each line with <br>, not "\n"
+            br.tail = "\n" + (br.tail or "")
         text = pre.text_content()
         tail = pre.tail
         pre.clear()

@@ -178,7 +178,7 @@ def test_docusaurus_page() -> None:
         "**tip**\n\nAnswer with `200` quickly and do the work later.\n\n"
         "## Verifying signatures\n\n"
         "Every request carries an `X-Relay-Signature` header.\n\n"
-        "```js\nconst ok = verify(body);\n```"
+        "```js\nconst ok = verify(body);\nif (!ok) throw new Error();\n```"
     )
 
 
