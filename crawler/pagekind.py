@@ -3,8 +3,8 @@
 Recognised by the structure generators give them (and the markers they write), not by file
 name: a Sphinx ``genindex``/``py-modindex`` holds ``table.indextable``, a DocBook index is a
 ``div.index``, Javadoc's ``index-all`` a ``dl.index``/``#I:`` letter links, Doxygen's class
-index a ``div.classindex``/``div.qindex``; any main region made almost only of link text with
-many links is an index too. A search page has a results container and almost no text; a
+index a ``div.classindex``/``div.qindex`` and its page and file lists a ``table.directory``;
+any main region made almost only of links into its own site is an index too. A search page has a results container and almost no text; a
 redirect stub says nothing but a ``<meta http-equiv=refresh>`` or a ``location`` script.
 
 Pure functions on an lxml tree; nothing is modified.
@@ -36,7 +36,12 @@ _INDEX_MARKERS = etree.XPath(
     + has_class("genindex-jumpbox", "classindex", "qindex", "index-container")
     + "]|.//dl["
     + has_class("index")
-    + "]|.//a[starts-with(@href, '#I:')]"
+    + "]|.//div["
+    + has_class("directory")
+    + "]/table["
+    + has_class("directory")
+    + "]"
+    + "|.//a[starts-with(@href, '#I:')]"
     + "|self::div["
     + has_class("index")
     + "]"
