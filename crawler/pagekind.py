@@ -4,8 +4,9 @@ Recognised by the structure generators give them (and the markers they write), n
 name: a Sphinx ``genindex``/``py-modindex`` holds ``table.indextable``, a DocBook index is a
 ``div.index``, Javadoc's ``index-all`` a ``dl.index``/``#I:`` letter links, Doxygen's class
 index a ``div.classindex``/``div.qindex`` and its page and file lists a ``table.directory``;
-any main region made almost only of links into its own site is an index too. A search page has a results container and almost no text; a
-redirect stub says nothing but a ``<meta http-equiv=refresh>`` or a ``location`` script.
+any main region made almost only of links into its own site is an index too. A search page
+has a results container and almost no text; a redirect stub says nothing but a
+``<meta http-equiv=refresh>`` or a ``location`` script.
 
 Pure functions on an lxml tree; nothing is modified.
 """
