@@ -444,6 +444,7 @@ _NAV_LINKS = etree.XPath(
     "|//nav//a[@href]|//header//a[@href]"
 )
 _HOME_PATHS = ("", "/", "/index.html", "/index.htm")
+_HOME_HREF_ENDS = ("/", "index.html", "index.htm")
 _MAX_SITE_NAME_CHARS = 80
 
 
@@ -457,11 +458,14 @@ def _home_link_names(tree: HtmlElement, url: str) -> list[str]:
     names: list[str] = []
     host = urlsplit(url).netloc
     for link in _NAV_LINKS(tree):
+        href = link.get("href", "").strip()
+        if not (href.endswith(_HOME_HREF_ENDS) or href in (".", "..")):
+            continue  # cheap test first: a mega menu has hundreds of links
         text = _norm_ws(link.text_content())
         if not text or len(text) > _MAX_SITE_NAME_CHARS:
             continue
         try:
-            target = urlsplit(urljoin(url, link.get("href", "").strip()))
+            target = urlsplit(urljoin(url, href))
         except ValueError:
             continue
         if target.path in _HOME_PATHS and target.netloc == host:
