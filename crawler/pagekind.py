@@ -57,7 +57,8 @@ _LINK_TEXT = etree.XPath(
 )  # relative links: an index points into its own site (a glossary of outside links is text)
 _TEXT_CHARS = etree.XPath("string-length(normalize-space(.))")  # scripts included: a bound
 _LINKS = etree.XPath("count(.//a[@href])")
-_LOCATION_SCRIPT = etree.XPath("//script[not(@src)]")
+_LOCATION_SCRIPT = etree.XPath("//script[not(@src)][string-length(.) < 1000]")
+# a redirect is a one-liner; a location assignment inside an app bundle is not a redirect
 _LOCATION = re.compile(
     r"(?:window\.|document\.|top\.|self\.)?location(?:\.href)?\s*(?:=(?!=)|\.replace\s*\(|"
     r"\.assign\s*\()"
