@@ -12,11 +12,17 @@ A part's ``content`` is::
     [context line + "\\n\\n"] [reopened fence or table header] <exact slice of the page> [fence]
 
 - The context line is the page title and the headings the part sits under, joined by " › "
-  (``"Install guide › Linux › Debian"``); a heading the part itself begins with is left out,
-  and the line is truncated with "…" when it would take more than half of ``max_chars``.
-- When a part starts inside an oversized code block its opening fence line is repeated,
-  and a part ending inside one is closed with the fence; inside an oversized table the header
-  row (and its ``|---|`` line) is repeated.
+  (``"Install guide › Linux › Debian"``); a heading the part itself begins with is left out.
+  When it would take more than half of ``max_chars``, middle levels give way to "…"
+  (``"Install guide › … › Debian"``), then the page title and the last heading are shortened
+  after a whole word.
+- Code fences are found as CommonMark does (also inside a list item or blockquote: ``- ```py``),
+  so a ``# comment`` line in code is never a heading. When a part starts inside an oversized
+  code block its fence is repeated with the same info string (flush left), and a part ending
+  inside one is closed with the fence; so is the last part of a page whose last code block is
+  never closed. Inside an oversized table the header row and its ``|---|`` line are repeated.
+- A part's title is ``"Page title — Section (2/5)"`` in at most :data:`MAX_TITLE_CHARS`
+  characters, both names shortened after a whole word when needed.
 - ``metadata.context_chars`` / ``metadata.context_end_chars`` are the lengths of what was added
   before / after the slice, so :func:`join_parts` gives back the page's content exactly.
 - A part can be split again under a smaller limit (the API refused it as too large): its
@@ -36,6 +42,7 @@ from urllib.parse import quote, urldefrag
 
 __all__ = [
     "CONTEXT_SEPARATOR",
+    "MAX_TITLE_CHARS",
     "MIN_MAX_CHARS",
     "join_parts",
     "normalize_ws",
@@ -45,6 +52,7 @@ __all__ = [
 ]
 
 MIN_MAX_CHARS = 200
+MAX_TITLE_CHARS = 120  # a part's title, counter included
 CONTEXT_SEPARATOR = " › "
 _ELLIPSIS = "…"
 _MAX_FENCE = 16  # longer fences are too odd to reopen; such blocks are cut without reopening
@@ -55,7 +63,9 @@ _FRAGMENT_SAFE = "!$&'()*+,;=:@/?-._~%"  # RFC 3986 fragment characters, kept as
 _PARA, _LINE, _SENTENCE, _SPACE, _HARD = 6, 7, 8, 9, 10
 
 _HEADING_RE = re.compile(r" {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t\r]*$")
-_FENCE_RE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)$")
+# A fence may sit in a container (blockquote ``>``, list item ``-``/``1.``), as html-to-Markdown
+# converters write code inside list items; the container prefix is group 1.
+_FENCE_RE = re.compile(r"((?:[ \t]*>)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?)(`{3,}|~{3,})(.*)$")
 _PARA_RE = re.compile(r"\n[ \t\r]*\n(?:[ \t\r]*\n)*(?=[ \t]*\S)")
 _LINE_RE = re.compile(r"\n(?=[ \t]*\S)")
 _SENTENCE_RE = re.compile(r"(?:[.!?][\"'”’»)\]]*\s+|[。！？][」』”’）)]*\s*)(?=\S)")
@@ -112,8 +122,8 @@ def split_document(
     parts: list[dict[str, Any]] = []
     for number, (start, end) in enumerate(pieces, 1):
         path, section = splitter.section_at(start, end)
-        named = f"{label} — {section}" if _key(section) not in ("", _key(label)) else label
-        title = f"{named} ({number}/{len(pieces)})".strip()
+        shown = section if _key(section) not in ("", _key(label)) else ""
+        title = _part_title(label, shown, f"{number}/{len(pieces)}")
         anchor = find_anchor(path)
         part_url = f"{urldefrag(url).url}#{quote(anchor, safe=_FRAGMENT_SAFE)}" if anchor else url
         extra = {"part": number, "parts": len(pieces), "section": section, "source_url": url}
@@ -184,7 +194,7 @@ def _split_part(doc: dict[str, Any], meta: dict[str, Any], max_chars: int) -> li
                 splitter,
                 start,
                 end,
-                f"{base} ({counter}.{number}/{total})".strip(),
+                _part_title(base.strip(), "", f"{counter}.{number}/{total}"),
                 doc.get("url") or "",
                 meta | extra,
                 extra_head=len(head) if start == 0 else 0,
@@ -216,6 +226,66 @@ def _make_part(
         "metadata": metadata
         | {"context_chars": len(head) + extra_head, "context_end_chars": len(tail) + extra_tail},
     }
+
+
+def _shorten(text: str, room: int) -> str:
+    """``text`` in at most ``room`` characters, cut after a whole word and ended with "…".
+
+    Only a first word longer than ``room`` (a URL, CJK text without spaces) is cut inside.
+    """
+    if len(text) <= room:
+        return text
+    if room <= 1:
+        return _ELLIPSIS[:room]
+    body = text[: room - 1]
+    if not text[room - 1].isspace():
+        last_space = max(body.rfind(" "), body.rfind("\t"), body.rfind("\u3000"))
+        if body[:last_space].strip():
+            body = body[:last_space]
+    return body.rstrip(" \t\u3000—›-:,;") + _ELLIPSIS
+
+
+def _pair(first: str, second: str, separator: str, room: int) -> str:
+    """``first + separator + second`` in ``room`` characters, both kept, shortened by words.
+
+    ``second`` (the deepest heading, the most specific) keeps at least half of the room.
+    """
+    if len(first) + len(separator) + len(second) <= room:
+        return first + separator + second
+    avail = room - len(separator)
+    if avail < 2:
+        return _shorten(second, room)
+    tail = _shorten(second, max(avail - len(first), avail // 2))
+    head = _shorten(first, avail - len(tail))
+    return head + separator + tail if head else _shorten(second, room)
+
+
+def _context_line(crumbs: Sequence[str], room: int) -> str:
+    """The heading path in ``room`` characters: whole, else middle levels dropped for "…".
+
+    The page title and the deepest heading always stay (shortened by words if need be); the
+    levels next to the deepest one go last.
+    """
+    line = CONTEXT_SEPARATOR.join(crumbs)
+    if len(line) <= room or not crumbs:
+        return line if len(line) <= room else ""
+    if len(crumbs) == 1:
+        return _shorten(crumbs[0], room)
+    middle = list(crumbs[1:-1])
+    while middle:
+        middle.pop(0)
+        line = CONTEXT_SEPARATOR.join([crumbs[0], _ELLIPSIS, *middle, crumbs[-1]])
+        if len(line) <= room:
+            return line
+    between = CONTEXT_SEPARATOR + (_ELLIPSIS + CONTEXT_SEPARATOR if len(crumbs) > 2 else "")
+    return _pair(crumbs[0], crumbs[-1], between, room)
+
+
+def _part_title(label: str, section: str, counter: str) -> str:
+    """``"label — section (counter)"`` in at most :data:`MAX_TITLE_CHARS`, shortened by words."""
+    room = MAX_TITLE_CHARS - len(counter) - 3
+    named = _pair(label, section, " — ", room) if section else _shorten(label, room)
+    return f"{named} ({counter})".strip()
 
 
 def _key(text: str) -> str:
@@ -255,6 +325,7 @@ class _Block:
     close_start: int  # start of the closing fence line (code) or ``end`` (table)
     fence: str  # the fence characters, code only
     reopen: str  # what to repeat at the top of a part that starts inside the body
+    closed: bool = True  # False for a code block the page never closes
 
 
 def _parse(content: str) -> tuple[list[_Heading], list[_Block]]:
@@ -275,12 +346,15 @@ def _parse(content: str) -> tuple[list[_Heading], list[_Block]]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        fence = _FENCE_RE.match(line)
-        if fence and not (fence.group(1)[0] == "`" and "`" in fence.group(2)):
-            marks = fence.group(1)
-            closing = re.compile(r" {0,3}" + re.escape(marks[0]) + "{" + str(len(marks)) + r",}\s*")
+        fence = _FENCE_RE.match(line) if "``" in line or "~~" in line else None
+        if fence and not (fence.group(2)[0] == "`" and "`" in fence.group(3)):
+            marks, info = fence.group(2), fence.group(3).strip()
+            closing = re.compile(re.escape(marks[0]) + "{" + str(len(marks)) + r",}\s*")
             j = i + 1
-            while j < len(lines) and not closing.fullmatch(lines[j]):
+            while j < len(lines):
+                bare = lines[j].lstrip(" \t>")  # no blockquote markers, no indentation
+                if bare[:1] == marks[0] and closing.fullmatch(bare):
+                    break
                 j += 1
             closed = j < len(lines)
             blocks.append(
@@ -291,7 +365,10 @@ def _parse(content: str) -> tuple[list[_Heading], list[_Block]]:
                     body_start=line_end(i),
                     close_start=starts[j] if closed else size,
                     fence=marks,
-                    reopen=line.strip() + "\n",
+                    # reopened without its container: an indented fence after the context
+                    # line would be an indented code block, not a fence
+                    reopen=f"{marks}{info}\n",
+                    closed=closed,
                 )
             )
             i = j + 1
@@ -400,12 +477,8 @@ class _Splitter:
         if own and crumbs and _key(crumbs[-1]) == _key(own.text):
             crumbs.pop()
         reopen = self._reopen(start)
-        line = CONTEXT_SEPARATOR.join(crumbs)
         room = self.context_cap - len(reopen) - 2
-        if room < _MIN_CONTEXT_LINE:
-            line = ""
-        elif len(line) > room:
-            line = line[: room - 1].rstrip() + _ELLIPSIS
+        line = _context_line(crumbs, room) if room >= _MIN_CONTEXT_LINE else ""
         result = (line + "\n\n" if line else "") + reopen
         self._prefixes[start] = result
         return result
@@ -419,18 +492,23 @@ class _Splitter:
             if len(block.fence) > _MAX_FENCE or not block.body_start <= start <= block.close_start:
                 return ""
             reopen = block.reopen
-            if len(reopen) > self.context_cap - 2:
-                reopen = block.fence + "\n"
+            if len(reopen) > self.context_cap // 2:
+                # an absurdly long info string: keep its first word, the language
+                reopen = block.reopen[: self.context_cap // 2].split(maxsplit=1)[0] + "\n"
             return reopen
         if start >= block.body_start and self.text[start - 1] == "\n":
             return block.reopen if len(block.reopen) <= self.context_cap - 2 else ""
         return ""
 
     def suffix(self, end: int) -> str:
-        """Closing fence for a part that ends inside an oversized code block."""
+        """Closing fence for a part that ends inside a code block: an oversized one it cuts,
+        or one the page never closes."""
         if end >= self.size:
-            return ""
-        block = self._oversized_block_at(end)
+            block = self.blocks[-1] if self.blocks else None
+            if block is None or block.kind != "code" or block.closed or self.size <= block.start:
+                return ""
+        else:
+            block = self._oversized_block_at(end)
         if (
             block is None
             or block.kind != "code"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from pipelines.split import (
     CONTEXT_SEPARATOR,
+    MAX_TITLE_CHARS,
     join_parts,
     normalize_ws,
     split_document,
@@ -289,6 +290,93 @@ def test_oversized_code_block_is_closed_and_reopened() -> None:
         assert part["metadata"]["context_end_chars"] == 3
 
 
+def open_fence_at_end(text: str) -> str | None:
+    """The fence still open at the end of ``text`` (CommonMark rules, containers allowed)."""
+    fence = None
+    for line in text.split("\n"):
+        bare = re.sub(r"^(?:[ \t]*>)*[ \t]*", "", line)
+        if fence is not None:
+            if re.fullmatch(re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*", bare):
+                fence = None
+            continue
+        bare = re.sub(r"^(?:[-*+]|\d{1,9}[.)])[ \t]+", "", bare)
+        opening = re.match(r"(`{3,}|~{3,})(.*)$", bare)
+        if opening and not (opening[1][0] == "`" and "`" in opening[2]):
+            fence = opening[1]
+    return fence
+
+
+def test_comment_lines_of_an_oversized_code_block_are_not_sections() -> None:
+    code = "```bash\n" + "".join(f"# step {i}: install\napt install pkg{i}\n" for i in range(40))
+    content = "# Setup\n\nIntro.\n\n" + code + "```\n\n## After\n\nDone."
+    doc = make_doc(content)
+    parts = split_document(doc, 300)
+    check_invariants(doc, parts, 300)
+    assert {p["metadata"]["section"] for p in parts} <= {"Setup", "After"}
+    for part in parts:
+        assert "step" not in part["title"]
+        assert open_fence_at_end(part["content"]) is None, part["content"]
+    for part in parts[1:]:
+        if part["metadata"]["section"] == "Setup":
+            assert part["content"].startswith("Install guide › Setup\n\n```bash\n")
+
+
+def test_fence_inside_a_list_item_is_a_fence() -> None:
+    code = "Run:\n\n- ```python\n" + "".join(f"  # note {i}\n  x = {i}\n" for i in range(30))
+    content = "## Steps\n\n" + code + "  ```\n\n" + "Then stop. " * 30
+    doc = make_doc(content)
+    parts = split_document(doc, 300)
+    check_invariants(doc, parts, 300)
+    assert {p["metadata"]["section"] for p in parts} == {"Steps"}
+    for part in parts:
+        assert open_fence_at_end(part["content"]) is None, part["content"]
+    inside = [p for p in parts if "x = 5" in p["content"] and "- ```python" not in p["content"]]
+    for part in inside:  # reopened flush left: indented, it would be an indented code block
+        assert "\n\n```python\n" in part["content"]
+
+
+def test_fence_never_closed_by_the_page_is_closed_in_its_last_part() -> None:
+    content = "Intro words. " * 20 + "\n\n~~~~sh\n" + "".join(f"echo {i}\n" for i in range(60))
+    doc = make_doc(content)
+    parts = split_document(doc, 300)
+    check_invariants(doc, parts, 300)
+    assert parts[-1]["content"].endswith("\n~~~~")
+    for part in parts:
+        assert open_fence_at_end(part["content"]) is None, part["content"]
+    for part in parts[2:]:
+        assert "\n\n~~~~sh\n" in part["content"]
+
+
+def test_long_titles_are_shortened_by_words_to_120_chars() -> None:
+    title = "argparse — Parser for command-line options, arguments and sub-commands of programs"
+    heading = "The add_argument() method and every one of its keyword arguments explained in depth"
+    content = "Intro. " * 50 + f"\n\n## {heading}\n\n" + "Some words about it. " * 60
+    parts = split_document(make_doc(content, title=title), 400)
+    titled = [p for p in parts if p["metadata"]["section"] == heading]
+    assert titled
+    source_words = set(f"{title} {heading}".split())
+    for part in parts:
+        assert len(part["title"]) <= MAX_TITLE_CHARS
+    for part in titled:
+        name = re.sub(r" \(\d+/\d+\)$", "", part["title"])
+        assert " — " in name and "…" in name
+        # never cut mid-word: every word is a word of the title or heading ("…" after it)
+        assert all(word.rstrip("…") in source_words for word in name.split() if word != "—")
+        assert name.startswith("argparse — Parser")
+        assert name.split(" — ")[-1].startswith("The add_argument() method")
+
+
+def test_deep_context_lines_drop_middle_levels_first() -> None:
+    levels = [f"{'#' * n} Level {n} heading with a rather long descriptive name" for n in (2, 3, 4)]
+    content = "\n\n".join(levels) + "\n\n" + "Deep words here. " * 80
+    parts = split_document(make_doc(content, title="Guide"), 300)
+    check_invariants(make_doc(content, title="Guide"), parts, 300)
+    line = parts[-1]["content"].split("\n\n", 1)[0]
+    assert len(line) <= 150
+    assert line.startswith(f"Guide{CONTEXT_SEPARATOR}…{CONTEXT_SEPARATOR}")
+    assert line.endswith("Level 4 heading with a rather long descriptive name")
+
+
 def test_code_line_longer_than_limit_is_hard_cut_inside_fences() -> None:
     content = "```\n" + "y" * 1000 + "\n```\n"
     doc = make_doc(content)
@@ -333,7 +421,9 @@ def test_very_long_title_is_truncated_in_the_context() -> None:
     for part in parts:
         assert part["metadata"]["context_chars"] <= 100
         assert part["content"].startswith("TTT")
-    assert "…\n\n" in parts[1]["content"]
+        assert len(part["title"]) <= MAX_TITLE_CHARS
+    # The title is shortened; the deepest heading stays whole.
+    assert f"…{CONTEXT_SEPARATOR}Part\n\n" in parts[1]["content"]
 
 
 def test_join_parts_accepts_parts_out_of_order_and_unsplit_docs() -> None:
@@ -408,6 +498,7 @@ def test_normalize_ws() -> None:
 class Page:
     content: str
     atomic: list[tuple[int, int]] = field(default_factory=list)  # spans of tables and code
+    headers: dict[int, str] = field(default_factory=dict)  # table start -> its header lines
 
 
 VOCABULARY = [
@@ -480,10 +571,17 @@ def table(draw: st.DrawFn) -> str:
 
 @st.composite
 def code_block(draw: st.DrawFn) -> str:
-    lang = draw(st.sampled_from(["", "python", "bash"]))
-    line = st.one_of(words(0, 8), words(1, 4).map(lambda w: "# " + w), st.just(""))
+    lang = draw(st.sampled_from(["", "python", "bash", "c++ {.numberLines}"]))
+    fence = draw(st.sampled_from(["```", "````", "~~~"]))
+    # Comment lines look like headings; "comment" is no heading's word, so a section
+    # starting with it would be a comment taken for a heading.
+    comment = words(0, 4).map(lambda w: "# comment " + w)
+    line = st.one_of(words(0, 8), comment, st.just(""), st.just("#"))
     lines = draw(st.lists(line, max_size=25))
-    return "\n".join([f"```{lang}", *lines, "```"])
+    if draw(st.booleans()):  # inside a list item, as html-to-Markdown converters write it
+        body = [f"  {x}" if x else "" for x in [f"{fence}{lang}", *lines, fence]]
+        return "- " + "\n".join(body)[2:]
+    return "\n".join([f"{fence}{lang}", *lines, fence])
 
 
 BLOCK = st.one_of(
@@ -513,8 +611,15 @@ def page(draw: st.DrawFn) -> Page:
             out.atomic[-1] = (out.atomic[-1][0], len(out.content) + len(text))
         elif kind in ("table", "code"):
             out.atomic.append((len(out.content), len(out.content) + len(text)))
+            if kind == "table" and "\n|---" in text:
+                rows = text.split("\n")
+                out.headers[len(out.content)] = rows[0] + "\n" + rows[1] + "\n"
         out.content += text
         previous = kind
+    if previous == "code" and draw(st.booleans()):
+        # a page whose last code block is never closed (an extraction gone wrong)
+        out.content = out.content.rsplit("\n", 1)[0]
+        out.atomic[-1] = (out.atomic[-1][0], len(out.content))
     return out
 
 
@@ -551,6 +656,19 @@ def test_property_parts_fit_join_back_and_keep_blocks(pg: Page, max_chars: int, 
     for start, end in pg.atomic:
         if end - start + 1 <= max_chars - max_chars // 2:
             assert not [p for p in cuts if start < p < end], pg.content[start:end]
+    for part in parts:
+        assert len(part["title"]) <= MAX_TITLE_CHARS
+        assert not part["metadata"]["section"].startswith("comment"), part["metadata"]
+        # never starts or ends inside a fence without reopening / closing it
+        assert open_fence_at_end(part["content"]) is None, part["content"]
+    # a piece of a cut table starting at a row repeats the table's header and |---| line
+    for pos, part in zip(cuts, parts[1:], strict=True):
+        table = next(((a, b) for a, b in pg.atomic if a < pos < b and a in pg.headers), None)
+        if table and pg.content[pos - 1] == "\n" and pos >= table[0] + len(pg.headers[table[0]]):
+            header = pg.headers[table[0]]
+            if len(header) <= max_chars // 2 - 2:
+                head = part["content"][: part["metadata"]["context_chars"]]
+                assert head.endswith(header), (head, header)
     check_resplit(doc, parts, max(200, max_chars * 2 // 3))
     # Every heading has an anchor here, so every part under a heading links to it.
     for part in parts:

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -132,7 +133,22 @@ def parse_stats(stderr: str) -> dict[str, float]:
     return {k: float(v) if "." in v else int(v) for k, v in _STAT_RE.findall(block)}
 
 
-def crawl(corpus: Corpus, base: str, workdir: Path, timeout: float) -> dict[str, Any]:
+def warm_up_cpu() -> float:
+    """CPU seconds an extraction worker spends before its first page (start, imports, profiles).
+
+    Measured on a process doing only :func:`crawler.pagework.warm_up`, so the benchmark can
+    report the cost of extraction itself on corpora of a few dozen pages.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    code = "from crawler.pagework import warm_up; warm_up()"
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def crawl(
+    corpus: Corpus, base: str, workdir: Path, timeout: float, warm_up: float
+) -> dict[str, Any]:
     """One real ``scrapy crawl site`` of the staged corpus, measured (CPU, RSS, wall)."""
     site = {
         "name": f"fidelity-{corpus.name}",
@@ -149,29 +165,37 @@ def crawl(corpus: Corpus, base: str, workdir: Path, timeout: float) -> dict[str,
     t0 = time.monotonic()
     with open(workdir / "stdout.log", "wb") as out, open(workdir / "stderr.log", "wb") as err:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=err)
-        sampler = TreeSampler(proc.pid, pss=False).start()
+        sampler = TreeSampler(proc.pid).start()
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            log(f"{corpus.name}: crawl stopped after {timeout:.0f} s; scoring what it made")
+            proc.kill()  # its workers exit with it
             proc.wait()
-            raise
         finally:
             sampler.stop()
     wall = time.monotonic() - t0
     stderr = (workdir / "stderr.log").read_text(errors="replace")
     result = CrawlResult(proc.returncode, "", stderr, workdir / "outbox", workdir / "state")
     stats = parse_stats(stderr)
-    worker_cpu = sum(c for pid, c in sampler.cpu_by_pid.items() if pid != proc.pid)
+    workers = {pid: c for pid, c in sampler.cpu_by_pid.items() if pid != proc.pid}
+    worker_cpu = sum(workers.values())
+    # the workers' start-up, not page work: every process that did at least half of it did it
+    started = sum(c >= warm_up / 2 for c in workers.values())
+    extraction_cpu = max(0.0, worker_cpu - started * warm_up)
     pages = int(stats.get("extract/pages", 0))
     return {
         "returncode": proc.returncode,
         "wall_s": round(wall, 1),
         "pages_extracted": pages,
         "worker_cpu_s": round(worker_cpu, 2),
+        "worker_cpu_by_process_s": sorted(round(c, 2) for c in workers.values()),
         "main_cpu_s": round(sampler.cpu_by_pid.get(proc.pid, 0.0), 2),
-        "cpu_ms_per_page": round(1000 * worker_cpu / pages, 1) if pages else None,
+        "warm_up_cpu_s": round(warm_up, 2),
+        "cpu_ms_per_page": round(1000 * extraction_cpu / pages, 1) if pages else None,
+        "cpu_ms_per_page_with_start": round(1000 * worker_cpu / pages, 1) if pages else None,
         "peak_rss_mb": round(sampler.peak_rss_mb, 1),
+        "peak_pss_mb": round(sampler.peak_pss_mb, 1),
         "stats": {k: v for k, v in stats.items() if k.startswith(("extract/", "kb/", "item_"))},
         "documents": result.documents(site["name"]),
         "log_tail": stderr[-2000:] if proc.returncode else "",
@@ -258,7 +282,7 @@ def score_corpus(
                 totals["pages_split"] += 1
                 totals["parts"] += len(parts)
                 record["parts"] = len(parts)
-                comment = score.code_comment_sections(parts, content)
+                comment = score.code_comment_sections(parts, ref)
                 unbalanced = sum(not score.fences_balanced(p["content"]) for p in parts)
                 long_titles = sum(len(p.get("title") or "") > 120 for p in parts)
                 no_section = sum(not (p.get("metadata") or {}).get("section") for p in parts)
@@ -305,7 +329,17 @@ def score_corpus(
         "parts_without_section",
     ):
         summary[key] = totals[key]
-    for key in ("wall_s", "pages_extracted", "worker_cpu_s", "cpu_ms_per_page", "peak_rss_mb"):
+    for key in (
+        "wall_s",
+        "pages_extracted",
+        "worker_cpu_s",
+        "worker_cpu_by_process_s",
+        "warm_up_cpu_s",
+        "cpu_ms_per_page_with_start",
+        "cpu_ms_per_page",
+        "peak_rss_mb",
+        "peak_pss_mb",
+    ):
         summary[key] = run[key]
     summary["returncode"] = run["returncode"]
     summary["skipped"] = {k: v for k, v in run["stats"].items() if k.startswith("extract/skip")}
@@ -332,8 +366,9 @@ ROWS: list[tuple[str, str]] = [
     ("parts_code_comment_section", "parts whose section is a code comment"),
     ("parts_unbalanced_fences", "parts with unbalanced fences"),
     ("part_titles_over_120", "part titles > 120 chars"),
-    ("cpu_ms_per_page", "extraction CPU ms/page"),
-    ("peak_rss_mb", "peak RSS of the crawl (MB)"),
+    ("cpu_ms_per_page", "extraction CPU ms/page (workers, start-up excluded)"),
+    ("peak_rss_mb", "peak RSS of the crawl's processes, summed (MB)"),
+    ("peak_pss_mb", "peak PSS of the crawl's processes, summed (MB)"),
     ("wall_s", "crawl wall time (s)"),
 ]
 
@@ -380,7 +415,7 @@ def run_corpus(corpus: Corpus, args: argparse.Namespace, workdir: Path) -> dict[
     (workdir / "crawl").mkdir()
     server = start_server(docroot, prefer="python", port=port)
     try:
-        run = crawl(corpus, base, workdir / "crawl", args.timeout)
+        run = crawl(corpus, base, workdir / "crawl", args.timeout, args.warm_up)
     finally:
         server.stop()
     log(
@@ -412,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="kbfidelity-"))
     results = []
+    args.warm_up = warm_up_cpu()
+    log(f"an extraction worker's start-up: {args.warm_up:.2f} s CPU")
     try:
         for name in names:
             (workdir / name).mkdir()

@@ -7,16 +7,24 @@ Each corpus is one documentation site as its generator wrote it, served unchange
   ~1,170 pages;
 - ``doxygen``: the Doxygen manual (Doxygen's own HTML output), package ``doxygen-doc``,
   ~35 pages, some of them very long (the command and configuration references).
+
+Plus ``perfsite``: 300 pages of the realistic-weight benchmark site of ``tests.perf``
+(50-150 KB CMS-style article pages in eight languages, tests/perf/sitegen.py), for the cost of
+extraction on article-style pages and a check that they keep their text and structure.
 """
 
 from __future__ import annotations
 
 import glob
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.fidelity.score import Region, _xp_class
+from tests.perf import sitegen
+
+PERF_SITE_PAGES = 300
 
 
 @dataclass(frozen=True)
@@ -36,8 +44,12 @@ class Corpus:
     skip: re.Pattern[str]
     site_suffix: re.Pattern[str]
     exclude: tuple[str, ...] = field(default=())  # path prefixes that are not pages of the site
+    generated: int = 0  # pages of tests.perf's site to render (cached) instead of a package
 
     def root(self) -> Path | None:
+        if self.generated:
+            cache = Path(tempfile.gettempdir()) / "kbcrawler-perf"  # shared with tests.perf
+            return sitegen.site_dir(cache, self.generated, "heavy")
         for pattern in self.roots:
             for found in sorted(glob.glob(pattern)):
                 if Path(found, "index.html").is_file():
@@ -98,6 +110,8 @@ DOXYGEN = Region(
     labels=("./dt[1]",),
 )
 
+ARTICLE = Region(containers=("//main//article",))
+
 CORPORA: dict[str, Corpus] = {
     c.name: c
     for c in (
@@ -130,6 +144,17 @@ CORPORA: dict[str, Corpus] = {
             site_suffix=re.compile(r"^Doxygen\s*:|Doxygen Manual", re.I),
             # the examples are tiny sites of their own, each with the same page names
             exclude=("examples/",),
+        ),
+        Corpus(
+            name="perfsite",
+            package="",
+            generator="tests.perf site",
+            roots=(),
+            region=ARTICLE,
+            skip=re.compile(r"^$"),
+            site_suffix=re.compile(re.escape(sitegen.SITE_TITLE)),
+            exclude=("index.html",),
+            generated=PERF_SITE_PAGES,
         ),
     )
 }

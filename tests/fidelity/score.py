@@ -113,6 +113,7 @@ class Reference:
     tables: list[list[str]]  # per table, its cells as phrases
     items: list[str]  # phrases (first ITEM_WORDS words of the item's own text)
     element_texts: set[str] = field(default_factory=set)  # each element's words, joined
+    code_comments: set[str] = field(default_factory=set)  # words of '#' lines in <pre>, joined
 
 
 def parse_html(data: bytes) -> HtmlElement:
@@ -131,7 +132,7 @@ def reference(tree: HtmlElement, region: Region) -> Reference | None:
     roots = [_clean_copy(root, region.drop) for root in roots]
     text = " ".join(root.text_content() for root in roots)
     tokens = words(text)
-    headings, pres, items, element_texts = [], [], [], set()
+    headings, pres, items, element_texts, code_comments = [], [], [], set(), set()
     tables: list[list[str]] = []
     admonitions: list[tuple[str, str]] = []
     for root in roots:
@@ -144,9 +145,13 @@ def reference(tree: HtmlElement, region: Region) -> Reference | None:
                 if toks:
                     headings.append(phrase(toks))
             elif tag == "pre" and not _inside(el, "pre"):
-                toks = words(el.text_content())[:PRE_WORDS]
+                code = el.text_content()
+                toks = words(code)[:PRE_WORDS]
                 if toks:
                     pres.append(phrase(toks))
+                code_comments.update(
+                    " ".join(words(line)) for line in code.splitlines() if line.strip()[:1] == "#"
+                )
             elif tag == "li":
                 toks = words(_own_text(el))[:ITEM_WORDS]
                 if toks:
@@ -177,6 +182,7 @@ def reference(tree: HtmlElement, region: Region) -> Reference | None:
         tables=tables,
         items=items,
         element_texts=element_texts,
+        code_comments=code_comments,
     )
 
 
@@ -249,8 +255,16 @@ class Markdown:
     unbalanced_fences: int
 
 
+# ASCII punctuation but ` and ~: an escaped fence is text, and must not become a fence here
+_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-_{-}])")
+
+
 def markdown(content: str) -> Markdown:
-    """Parse the Markdown constructs the scores need (fences, headings, lists, pipe tables)."""
+    """Parse the Markdown constructs the scores need (fences, headings, lists, pipe tables).
+
+    Backslash escapes (``harbor\\_arm64``) are undone first: the reader sees ``harbor_arm64``.
+    """
+    content = _ESCAPE_RE.sub(r"\1", content)
     headings: list[str] = []
     code_headings: set[str] = set()
     fences: list[str] = []
@@ -401,14 +415,13 @@ def score_page(ref: Reference, content: str) -> dict[str, Any]:
     return out
 
 
-def code_comment_sections(parts: Sequence[dict[str, Any]], page: str) -> int:
-    """Parts whose section is a ``#`` line inside a code fence of the page, not a heading."""
-    md = markdown(page)
-    real = {h.strip() for h in md.headings}
+def code_comment_sections(parts: Sequence[dict[str, Any]], ref: Reference) -> int:
+    """Parts whose section is a ``#`` comment line of a ``<pre>`` of the page, not a heading."""
+    headings = {h.strip() for h in ref.headings}
     bad = 0
     for part in parts:
         section = (part.get("metadata") or {}).get("section") or ""
         key = " ".join(words(section))
-        if key and key in md.code_headings and phrase(key.split()) not in real:
+        if key and key in ref.code_comments and key not in headings:
             bad += 1
     return bad
