@@ -242,7 +242,7 @@ def _is_chrome(element: HtmlElement) -> bool:
     return (
         attrib.get("role") in _CHROME_ROLES
         or attrib.get("aria-hidden") == "true"
-        or "hidden" in attrib
+        or ("hidden" in attrib and attrib.get("role") != "tabpanel")
         or attrib.get("id") in _CHROME_IDS
     )
 
@@ -268,7 +268,8 @@ def remove_chrome(region: HtmlElement, kind: str = "") -> None:
     """Delete, in place, the chrome generators put inside a main region.
 
     Removed: scripts and other non-text elements, ``<nav>``/``role=navigation``/
-    ``role=search``, forms and buttons, hidden elements, elements carrying one of
+    ``role=search``, forms and buttons, hidden elements (not the inactive panels of tabs:
+    Docusaurus and sphinx-tabs hide them until clicked), elements carrying one of
     ``_CHROME_CLASSES`` as a whole class token (permalinks, TOCs, breadcrumbs, edit links,
     previous/next, share buttons, comment forms), permalink anchors in headings and
     definition terms whose text has no letter or digit ('¶', '#'), and orphan

@@ -12,6 +12,7 @@ it, the region is put in the shape the converter renders faithfully, by rule:
 - admonition titles (Sphinx ``p.admonition-title``, DocBook ``h3.title``, Docusaurus
   headings) become a bold label paragraph ("**Note**"), not a heading or a lost line;
 - the Doxygen page title (``div.headertitle div.title``) becomes the ``<h1>``;
+- inactive tab panels (``[role=tabpanel][hidden]``) are shown: their text is the page's too;
 - links keep their text only and images are dropped, unless the site asks for them.
 """
 
@@ -71,6 +72,7 @@ _ADMONITION_TITLES = etree.XPath(
 _DOXYGEN_TITLE = etree.XPath(f".//div[{has_class('headertitle')}]//div[{has_class('title')}]")
 _DOXYGEN_FRAGMENTS = etree.XPath(f".//div[{has_class('fragment')}][div[{has_class('line')}]]")
 _INLINE_CODE = etree.XPath(".//code[not(ancestor::pre)][*]")
+_HIDDEN_TAB_PANELS = etree.XPath(".//*[@role='tabpanel'][@hidden]")
 _QUOTED_BLOCKS = etree.XPath(".//blockquote[.//pre]")
 _MEDIA = ("img", "picture", "video", "audio", "source", "figure")
 
@@ -79,6 +81,8 @@ def _prepare(region: HtmlElement, *, links: bool, images: bool, tables: bool = T
     """Put the region (in place) into the shape the converter renders faithfully."""
     if not tables:
         etree.strip_elements(region, "table", with_tail=False)
+    for panel in _HIDDEN_TAB_PANELS(region):
+        del panel.attrib["hidden"]  # an inactive tab's text is the page's too
     for quote in _QUOTED_BLOCKS(region):
         quote.drop_tag()  # docutils indents with <blockquote>: a fence must start its line
     for title in _DOXYGEN_TITLE(region):

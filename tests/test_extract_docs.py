@@ -370,3 +370,19 @@ def test_site_suffix_named_by_the_home_link_of_the_nav_bar() -> None:
     assert extract_page(html, url).title == "Download"
     offsite = html.replace('href="../index.html"', 'href="https://other.example/index.html"')
     assert extract_page(offsite, url).title == "Download — Soundkit 2.4 documentation"
+
+
+def test_inactive_tab_panels_are_kept() -> None:
+    html = (FIXTURES / "docs" / "docusaurus_page.html").read_text(encoding="utf-8")
+    tabs = (
+        '<div class="tabs-container tabList__CuJ"><ul role="tablist" aria-orientation="horizontal"'
+        ' class="tabs"><li role="tab" tabindex="0" aria-selected="true" class="tabs__item">npm'
+        '</li><li role="tab" tabindex="-1" aria-selected="false" class="tabs__item">Yarn</li></ul>'
+        '<div class="margin-top--md"><div role="tabpanel" class="tabItem_Ymn6"><p>Install with '
+        "npm.</p></div>"
+        '<div role="tabpanel" class="tabItem_Ymn6" hidden=""><p>Install with Yarn.</p></div>'
+        "</div></div>"
+    )
+    html = html.replace("<h2 class=", tabs + "<h2 class=", 1)
+    content = extract_page(html, "https://docs.example.org/webhooks.html").content
+    assert "Install with npm.\n\nInstall with Yarn." in content
