@@ -256,11 +256,14 @@ _LABEL_TAGS = frozenset({"p", "div", "span", "strong", "b", "h2", "h3", "h4", "h
 
 GENERIC_KINDS = frozenset({"main", "article", "wordpress", "help_centre"})
 """Regions found by generic markup (not a documentation generator's container): there an
-``<aside>`` is a pull-out of related links or a promotion, not a note of the text."""
-_ASIDES = etree.XPath(
+``<aside>`` is a pull-out of related links or a promotion, not a note of the text, and a
+``.sidebar`` column is the site's (a Sphinx ``aside.sidebar`` inside ``div.body`` is text)."""
+_GENERIC_CHROME = etree.XPath(
     ".//aside[not("
     + has_class("note", "warning", "tip", "admonition", "callout", "important", "caution")
-    + ")]"
+    + ")]|.//*["
+    + has_class("sidebar", "side-bar", "sidenav", "side-nav", "widget-area")
+    + "]"
 )
 
 
@@ -274,12 +277,12 @@ def remove_chrome(region: HtmlElement, kind: str = "") -> None:
     previous/next, share buttons, comment forms), permalink anchors in headings and
     definition terms whose text has no letter or digit ('¶', '#'), and orphan
     "Table of Contents" labels; in regions of a ``GENERIC_KINDS`` kind, ``<aside>`` blocks
-    that are not notes. Tails (text after a removed element) are kept.
+    that are not notes and sidebar columns. Tails (text after a removed element) are kept.
     """
     etree.strip_elements(region, *_CHROME_TAGS, with_tail=False)
     if kind in GENERIC_KINDS:
-        for aside in _ASIDES(region):
-            aside.drop_tree()
+        for element in _GENERIC_CHROME(region):
+            element.drop_tree()
     for element in [e for e in region.iterdescendants(etree.Element) if _is_chrome(e)]:
         element.drop_tree()
     for link in _HEADING_SELF_LINKS(region):

@@ -386,3 +386,20 @@ def test_inactive_tab_panels_are_kept() -> None:
     html = html.replace("<h2 class=", tabs + "<h2 class=", 1)
     content = extract_page(html, "https://docs.example.org/webhooks.html").content
     assert "Install with npm.\n\nInstall with Yarn." in content
+
+
+def test_generic_main_drops_its_sidebar_column_and_asides() -> None:
+    prose = "<p>" + "The guide explains how the product keeps folders in sync. " * 6 + "</p>"
+    html = (
+        "<html><head><title>Guide | Acme</title></head><body><main><div class='row'>"
+        "<div class='col-3 sidebar'><ul><li><a href='/a'>Alpha page</a></li>"
+        "<li><a href='/b'>Beta page</a></li></ul></div><div class='col-9'><h1>Guide</h1>"
+        f"{prose}<aside class='promo'><p>Try our premium plan today.</p></aside>"
+        "<aside class='note'><p>Keep a backup first.</p></aside></div></div></main></body></html>"
+    )
+    guide = extract_page(html, "https://acme.example/guide.html")
+    assert guide.extractor == "region"
+    assert guide.content.startswith("# Guide\n\nThe guide explains")
+    assert "Keep a backup first." in guide.content
+    for chrome in ("Alpha page", "Beta page", "premium plan"):
+        assert chrome not in guide.content
