@@ -865,6 +865,7 @@ def _extract(
             links=options.include_links,
             images=options.include_images,
             tables=options.include_tables,
+            base_url=url,
         )
         page.extractor = "region"
     else:

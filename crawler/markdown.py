@@ -18,6 +18,7 @@ it, the region is put in the shape the converter renders faithfully, by rule:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from functools import lru_cache
 
@@ -159,14 +160,24 @@ def _options() -> html_to_markdown.ConversionOptions:
 
 
 def region_to_markdown(
-    region: HtmlElement, *, links: bool = False, images: bool = False, tables: bool = True
+    region: HtmlElement,
+    *,
+    links: bool = False,
+    images: bool = False,
+    tables: bool = True,
+    base_url: str | None = None,
 ) -> str:
     """Markdown of a cleaned main region (modified in place); '' when it holds no text.
 
     Headings are ATX (``##``), lists use ``-``, code is fenced with backticks (with the
     language when known), tables are pipe tables (cell paragraphs joined with a space).
+    ``links``/``images``: keep them as Markdown links/images (else link text only, no images),
+    made absolute against ``base_url``; ``tables=False`` drops tables.
     """
     _prepare(region, links=links, images=images, tables=tables)
     html = etree.tostring(region, encoding="unicode", method="html", with_tail=False)
-    markdown = html_to_markdown.convert(html, _options()).content or ""
+    options = _options()
+    if (links or images) and base_url:  # relative hrefs and srcs made absolute
+        options = dataclasses.replace(options, base_url=base_url)
+    markdown = html_to_markdown.convert(html, options).content or ""
     return markdown.strip()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import ExtractedPage, clean_title, extract_page
+from crawler.extract import ExtractedPage, ExtractOptions, clean_title, extract_page
 from tests.crawl_runner import crawl_site, write_site
 from tests.servers.website import running_website
 
@@ -403,3 +403,10 @@ def test_generic_main_drops_its_sidebar_column_and_asides() -> None:
     assert "Keep a backup first." in guide.content
     for chrome in ("Alpha page", "Beta page", "premium plan"):
         assert chrome not in guide.content
+
+
+def test_links_kept_absolute_when_the_site_asks_for_them() -> None:
+    html = (FIXTURES / "cases" / "10-lists.html").read_text(encoding="utf-8")
+    options = ExtractOptions(include_links=True)
+    content = extract_page(html, "https://corp.example/legal/privacy.html", options).content
+    assert "- [Python](https://corp.example/sdk/python)\n" in content
