@@ -10,10 +10,11 @@ import difflib
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
+from cssselect import GenericTranslator, SelectorError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crawler.langcodes import ISO_639_1
@@ -65,6 +66,9 @@ class SiteConfig(BaseModel):
     language: str = "auto"
     download_delay: Annotated[float, Field(ge=0)] | None = None
     user_agent: str | None = None
+    # JavaScript rendering (crawler/render.py, crawler/appshell.py)
+    render_js: Literal["never", "auto", "always"] = "never"
+    wait_for: str | None = None
 
     @field_validator(
         "start_urls", "sitemap_urls", "allowed_domains", "allow", "deny", mode="before"
@@ -101,6 +105,16 @@ class SiteConfig(BaseModel):
         value = value.strip().lower()
         if value != "auto" and value not in ISO_639_1:
             raise ValueError(f"{value!r} is neither 'auto' nor an ISO 639-1 code such as 'en'")
+        return value
+
+    @field_validator("wait_for")
+    @classmethod
+    def _css(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                GenericTranslator().css_to_xpath(value)
+            except SelectorError as exc:
+                raise ValueError(f"not a CSS selector: {value!r} ({exc})") from None
         return value
 
     @model_validator(mode="after")
@@ -171,6 +185,8 @@ def _plain(err: Any) -> str:
         return f"must be {words[kind]} {bound} (got {_shown(err.get('input'))})"
     if kind == "string_pattern_mismatch":
         return "may only hold letters, digits, '.', '_' and '-', and not start with '.', '_' or '-'"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (got {_shown(err.get('input'))})"
     if kind in _PLAIN:
         got = f" (got {_shown(err['input'])})" if kind != "missing" else ""
         return _PLAIN[kind] + got

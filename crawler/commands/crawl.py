@@ -17,6 +17,7 @@ from scrapy.exceptions import UsageError
 from crawler.config import ConfigError, load_packaged_site, load_site_file, packaged_site_files
 from crawler.paths import resolve_path_settings
 from crawler.pool import check_start_method
+from crawler.render import check_browser
 from crawler.settings_check import check_kb_settings
 from pipelines.client import check_api_url
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+
+    from crawler.config import SiteConfig
 
 logger = logging.getLogger(__name__)
 
@@ -72,14 +75,17 @@ def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
     return EXIT_OK, None
 
 
-def check_site(spider_name: str, spargs: dict[str, str]) -> None:
-    """Validate the site file before any request; raises :class:`ConfigError`."""
+def check_site(spider_name: str, spargs: dict[str, str]) -> SiteConfig | None:
+    """Validate the site file before any request; raises :class:`ConfigError`.
+
+    Returns the site, or None for a spider that is not a site file's."""
     if spargs.get("config"):
-        load_site_file(spargs["config"])
-    elif spider_name == "site":
+        return load_site_file(spargs["config"])
+    if spider_name == "site":
         raise ConfigError("the 'site' spider needs a site file: -a config=PATH/TO/site.yaml")
-    elif spider_name in packaged_site_files():
-        load_packaged_site(spider_name)
+    if spider_name in packaged_site_files():
+        return load_packaged_site(spider_name)
+    return None
 
 
 def check_settings(settings: BaseSettings) -> list[str]:
@@ -131,9 +137,11 @@ class Command(ScrapyCrawlCommand):
     def run_site(self, name: str, spargs: dict[str, str]) -> None:
         what = "bad site file"
         try:
-            check_site(name, spargs)
+            site = check_site(name, spargs)
             what = "bad setting"
             if self.settings is not None:
+                if site is not None:
+                    check_browser(site.render_js, self.settings)
                 for warning in check_settings(self.settings):
                     print(f"kbcrawler: warning: {warning}", file=sys.stderr)
                     if self.settings.get("LOG_FILE"):  # scrapyd: say it in the job log
