@@ -91,14 +91,28 @@ def check_browser(render_js: str, settings: BaseSettings) -> None:
         raise ConfigError(f"render_js: {render_js} needs the playwright package: pip install -e .")
 
 
+class PageFailureTracebackFilter(logging.Filter):
+    """Drops the traceback from scrapy-playwright's "Closing page due to failed request" line:
+    the line names the error already, and the page is recorded as ``render_failed``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Closing page due to failed request"):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def render_settings(settings: BaseSettings) -> dict[str, Any]:
     """The Scrapy settings that install the rendering handler, from the ``KB_*`` settings.
 
     Returns ``{name: value}`` to set with spider priority: the handler for http and https,
     the browser's launch options (``KB_BROWSER_PATH``, headless), one context of
     ``KB_RENDER_PAGES`` pages, ``KB_RENDER_TIMEOUT`` seconds per navigation, the aborted
-    resource types.
+    resource types. Also quiets scrapy-playwright's tracebacks of failed pages.
     """
+    handler_logger = logging.getLogger("scrapy-playwright")
+    if not any(isinstance(f, PageFailureTracebackFilter) for f in handler_logger.filters):
+        handler_logger.addFilter(PageFailureTracebackFilter())
     timeout_ms = settings.getfloat("KB_RENDER_TIMEOUT") * 1000
     return {
         "DOWNLOAD_HANDLERS": {

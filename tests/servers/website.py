@@ -1290,7 +1290,7 @@ JS_TEXT = (
     "rendered text above the thin-page threshold of two hundred characters, so the page is "
     "delivered when, and only when, a browser rendered it.</p>"
 )
-JS_HANG_SECONDS = 8.0  # how long /cases/js/hang.json holds its answer (a slow API call)
+JS_HANG_SECONDS = 4.0  # how long /cases/js/hang.json holds its answer (a slow API call)
 
 
 def _js_page(title: str, body: str, script: str) -> str:
