@@ -34,7 +34,6 @@ MOUNT_IDS = frozenset(
 MOUNT_EMPTY_CHARS = 40
 _ASKS_FOR_JS = re.compile(r"java\s*script|\bjs\b", re.IGNORECASE)
 _CONTENT_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "dd", "pre", "blockquote")
-_CONTENT_XPATH = "|".join(f"//body//{tag}" for tag in _CONTENT_TAGS)
 _VISIBLE_TEXT = ".//text()[not(ancestor::script or ancestor::style or ancestor::template \
 or ancestor::noscript)]"
 
@@ -66,16 +65,17 @@ def app_shell_reason(html: str | bytes) -> str | None:
     tree = _parse(html)
     if tree is None:
         return None
-    for element in tree.xpath("//*[@id] | //app-root"):
-        if element.tag != "app-root" and element.get("id", "").strip() not in MOUNT_IDS:
-            continue
+    # (an id test in Python: an XPath comparing each element's id with every name is 8x slower)
+    mounts = [e for e in tree.xpath("//*[@id]") if e.get("id", "").strip() in MOUNT_IDS]
+    for element in [*tree.iter("app-root"), *mounts]:
         if len(_visible_text(element)) < MOUNT_EMPTY_CHARS:
             return "mount_point"
     for noscript in tree.iter("noscript"):
         if _ASKS_FOR_JS.search(noscript.text_content() or ""):
             return "noscript"
-    if tree.xpath("//body//script") or tree.xpath("//head/script"):
-        for element in tree.xpath(_CONTENT_XPATH):
+    if next(tree.iter("script"), None) is not None:
+        body = tree.find("body")
+        for element in (body if body is not None else tree).iter(*_CONTENT_TAGS):
             if _visible_text(element):
                 return None
         return "scripts_only"

@@ -26,12 +26,17 @@ from urllib.parse import urlsplit
 from crawler.config import ConfigError
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
     from scrapy.settings import BaseSettings
+
+    from crawler.config import SiteConfig
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "DOCUMENT_EXTENSIONS",
+    "RenderPolicy",
     "check_browser",
     "is_document_url",
     "playwright_version",
@@ -151,6 +156,92 @@ def render_meta(wait_for: str | None, timeout: float) -> dict[str, Any]:
             PageMethod("wait_for_selector", wait_for, state="attached", timeout=timeout_ms)
         ]
     return meta
+
+
+_REFUSALS = ("robots", "offsite", "private_address")
+
+
+class RenderPolicy:
+    """Which page requests of a site go through the browser, per its ``render_js``.
+
+    ``never``: none (every method is then a no-op). ``always``: every page but documents.
+    ``auto``: a page fetched over plain HTTP whose text is too short and whose HTML is an
+    application shell (:mod:`crawler.appshell`, run in the extraction worker) is fetched again
+    through the browser; the verdict holds for its path prefix (:func:`render_prefix`) for
+    the rest of the run, until a rendered page there still has too little text.
+    Stats: ``render/pages``, ``render/auto/<reason>``, ``render/failed``, versions.
+    """
+
+    def __init__(self, site: SiteConfig, timeout: float, crawler: Crawler):
+        self.mode = site.render_js
+        self.wait_for = site.wait_for
+        self.timeout = timeout  # seconds
+        self.crawler = crawler
+        # auto's verdicts: prefix -> True (render straight away) / False (rendering gave no
+        # more text there).
+        self.prefixes: dict[str, bool] = {}
+
+    def open(self) -> None:
+        """At the crawl's start: record Playwright's version (the browser's comes at launch)."""
+        if self.mode != "never":
+            self.crawler.stats.set_value("render/playwright", playwright_version())
+
+    def request_meta(self, url: str, reason: str | None = None) -> dict[str, Any]:
+        """Meta for a page request of ``url``: empty for plain HTTP, else :func:`render_meta`
+        plus ``kb_render`` (why: ``always``, ``prefix`` or an app-shell reason). ``reason``
+        forces rendering; without it the mode and auto's verdicts decide."""
+        if reason is None:
+            if self.mode == "never" or is_document_url(url):
+                return {}
+            if self.mode == "always":
+                reason = "always"
+            elif self.prefixes.get(render_prefix(url)):
+                reason = "prefix"
+            else:
+                return {}
+        return {**render_meta(self.wait_for, self.timeout), "kb_render": reason}
+
+    def rendered(self, response: Response) -> str | None:
+        """Why ``response`` was rendered (counted in ``render/pages``), or None."""
+        reason = response.meta.get("kb_render")
+        if reason:
+            self.crawler.stats.inc_value("render/pages")
+            if reason == "prefix":
+                self.crawler.stats.inc_value("render/auto/prefix")
+        return reason
+
+    def checks_shell(self, rendered: str | None) -> bool:
+        """Whether the extraction worker checks a thin page for an application shell."""
+        return self.mode == "auto" and not rendered
+
+    def after_extraction(self, url: str, page: dict[str, Any], rendered: str | None) -> str | None:
+        """``auto``: the reason to render ``url`` now (its extraction result ``page``), or None."""
+        if self.mode != "auto":
+            return None
+        thin = page["skip_reason"] in ("thin", "empty")
+        prefix = render_prefix(url)
+        if rendered:
+            if thin:  # rendering did not help here: back to plain HTTP
+                self.prefixes[prefix] = False
+            return None
+        reason = page.get("app_shell")
+        if not thin or not reason or self.prefixes.get(prefix) is False:
+            return None
+        self.prefixes[prefix] = True
+        self.crawler.stats.inc_value(f"render/auto/{reason}")
+        logger.debug("Rendering %s: its static HTML is an application shell (%s)", url, reason)
+        return reason
+
+    def failure_reason(
+        self, request: Any, exc: BaseException, reason: str, detail: str | None
+    ) -> tuple[str, str | None]:
+        """(reason, detail) of a failed page request without an HTTP status: ``render_failed``
+        and ``Type: first line of the error`` when the browser rendered it, else unchanged."""
+        if not request.meta.get("kb_render") or reason in _REFUSALS:
+            return reason, detail
+        self.crawler.stats.inc_value("render/failed")
+        lines = str(exc).strip().splitlines()
+        return "render_failed", f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
 
 
 @functools.cache

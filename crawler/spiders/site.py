@@ -25,13 +25,7 @@ from crawler.middlewares import quiet_network_tracebacks
 from crawler.named_request import NamedCallbackRequest
 from crawler.options import ExtractOptions
 from crawler.pool import ExtractionPool, PageFailed
-from crawler.render import (
-    is_document_url,
-    playwright_version,
-    render_meta,
-    render_prefix,
-    render_settings,
-)
+from crawler.render import RenderPolicy, render_settings
 from crawler.robots_directives import bot_token, header_directives
 from crawler.runrecords import UrlRecords, download_failure_reason, url_key
 from crawler.sitefiles import robots_sitemap_urls, sitemap_xml
@@ -94,10 +88,7 @@ class SiteSpider(Spider):
         # Links beyond max_depth: URL -> (referer, depth); recorded at the end unless reached.
         self.beyond_depth: dict[str, tuple[str, int]] = {}
         self.beyond_depth_unlisted = 0
-        # render_js: auto's verdicts per path prefix (crawler.render.render_prefix): True =
-        # render its pages straight away, False = rendering gave no more text there.
-        self.render_prefixes: dict[str, bool] = {}
-        self.render_timeout = 30.0
+        self.render: RenderPolicy | None = None  # render_js: which pages the browser renders
 
     @classmethod
     def load_config(cls, config: str | None) -> SiteConfig:
@@ -119,7 +110,8 @@ class SiteSpider(Spider):
             if spider.site.render_js != "never":  # else Scrapy's download handlers, untouched
                 for name, value in render_settings(s).items():
                     s.set(name, value, priority="spider")
-        spider.render_timeout = s.getfloat("KB_RENDER_TIMEOUT")
+        if spider.site.render_js != "never":
+            spider.render = RenderPolicy(spider.site, s.getfloat("KB_RENDER_TIMEOUT"), crawler)
         if spider.full_sync is None:
             spider.full_sync = s.getbool("KB_FULL_SYNC")
         # Robots directives addressed to us: <meta name="robots">, <meta name="<token>">,
@@ -264,15 +256,13 @@ class SiteSpider(Spider):
     ) -> Request:
         """A page request; ``referer`` (the page or sitemap it was found on) goes to the
         records, kept through redirects (Scrapy's Referer header follows each hop).
-        ``render`` (why the browser renders it) defaults to :meth:`render_mode`'s answer."""
+        ``render``: why the browser renders it; by default :class:`RenderPolicy` decides."""
         self.requested.add(url_key(url))
         meta = {"kb_page": True, "kb_depth": depth, "kb_lastmod": lastmod}
         if referer:
             meta["kb_referer"] = referer
-        if render is None:
-            render = self.render_mode(url)
-        if render:
-            meta.update(render_meta(self.site.wait_for, self.render_timeout), kb_render=render)
+        if self.render is not None:
+            meta.update(self.render.request_meta(url, render))
         return NamedCallbackRequest(
             url,
             callback=self.parse_page,
@@ -296,8 +286,8 @@ class SiteSpider(Spider):
         self.records = getattr(self.crawler, "kb_records", None) or self.records
         if self.flush_only:
             return
-        if self.site.render_js != "never":  # the browser's version: crawler.render
-            self.crawler.stats.set_value("render/playwright", playwright_version())
+        if self.render is not None:
+            self.render.open()
         if self.pool is not None:
             self.pool.start()
         sitemaps = list(self.site.sitemap_urls)
@@ -454,15 +444,13 @@ class SiteSpider(Spider):
         read_links = self.site.follow_links and not header.nofollow
         # The knowledge-base pipeline's current split limit: the worker splits there.
         split_chars = getattr(self.crawler, "kb_split_chars", None)
-        rendered = meta.get("kb_render")
-        if rendered:
-            stats.inc_value("render/pages")
+        rendered = self.render.rendered(response) if self.render else None
         try:
             page = await self.pool.run(
                 response.text, response.url, self.options, self.site.name,
                 MAX_LINKS_PER_PAGE if read_links else 0,
                 (url, split_chars) if split_chars else None,
-                self.site.render_js == "auto" and not rendered,  # app-shell check
+                self.render is not None and self.render.checks_shell(rendered),
             )  # fmt: skip
         except PageFailed as exc:
             stats.inc_value(f"extract/failed/{exc.reason}")
@@ -470,8 +458,8 @@ class SiteSpider(Spider):
             self.skip(url, "extraction_failed", detail=exc.reason, referer=referer, depth=depth)
             return
         stats.inc_value("extract/pages")
-        if self.site.render_js == "auto":
-            render = self.render_auto(url, page, rendered)
+        if self.render is not None:
+            render = self.render.after_extraction(url, page, rendered)
             if render is not None:
                 self.pages_sent_to_extraction -= 1  # counted once, when rendered
                 yield self.page_request(
@@ -514,44 +502,6 @@ class SiteSpider(Spider):
         stats.inc_value("discovery/content_pages")
         self.content_reached(url, *origins)
         yield self.page_item(url, page, response, links)
-
-    # -- JavaScript rendering (render_js; crawler/render.py) -------------------------------
-    def render_mode(self, url: str) -> str | None:
-        """Why a page request for ``url`` goes through the browser, or None (plain HTTP).
-
-        ``always``: every page but documents; ``auto``: pages under a path prefix where an
-        application shell was found (``prefix``); ``never``: none.
-        """
-        mode = self.site.render_js
-        if mode == "never" or is_document_url(url):
-            return None
-        if mode == "always":
-            return "always"
-        return "prefix" if self.render_prefixes.get(render_prefix(url)) else None
-
-    def render_auto(self, url: str, page: dict[str, Any], rendered: str | None) -> str | None:
-        """``auto`` after extraction: the reason to render ``url`` now, or None.
-
-        A page fetched over plain HTTP is rendered when its text is too short and its HTML
-        is an application shell (``page["app_shell"]``, found by :mod:`crawler.appshell` in
-        the worker); the verdict holds for its path prefix. A rendered page still without
-        enough text turns its prefix back to plain HTTP.
-        """
-        thin = page["skip_reason"] in ("thin", "empty")
-        prefix = render_prefix(url)
-        if rendered:
-            if rendered == "prefix":
-                self.crawler.stats.inc_value("render/auto/prefix")
-            if thin:
-                self.render_prefixes[prefix] = False
-            return None
-        reason = page.get("app_shell")
-        if not thin or not reason or self.render_prefixes.get(prefix) is False:
-            return None
-        self.render_prefixes[prefix] = True
-        self.crawler.stats.inc_value(f"render/auto/{reason}")
-        logger.debug("Rendering %s: its static HTML is an application shell (%s)", url, reason)
-        return reason
 
     def content_reached(self, *urls: str) -> None:
         """These URLs gave a document (or are unchanged since one was delivered): pages that
@@ -642,13 +592,11 @@ class SiteSpider(Spider):
         reason, detail = why
         response = getattr(failure.value, "response", None)
         status = getattr(response, "status", None)
-        if request.meta.get("kb_render") and status is None and reason not in _REFUSALS:
-            # The browser could not load or settle the page: recorded, the crawl goes on.
-            reason, detail = "render_failed", _first_line(failure.value)
-            self.crawler.stats.inc_value("render/failed")
+        if self.render is not None and status is None:  # the browser failed: render_failed
+            reason, detail = self.render.failure_reason(request, failure.value, reason, detail)
         if status is not None:
             self.crawler.stats.inc_value(f"download/failed/{status}")
-        elif reason not in (*_REFUSALS, "render_failed"):  # refusals: not downloads
+        elif reason not in ("robots", "offsite", "private_address"):  # refusals: not downloads
             self.crawler.stats.inc_value(f"download/failed/{type(failure.value).__name__}")
         origins = [normalize_url(u) for u in request.meta.get("redirect_urls", ())]
         depth = request.meta.get("kb_depth")
@@ -659,18 +607,9 @@ class SiteSpider(Spider):
             referer=_referer(request),
             depth=depth,
         )
-        refused = reason in _REFUSALS
+        refused = reason in ("robots", "offsite", "private_address")
         if self.sync is not None and status not in (404, 410) and not refused:
             self.sync.mark_uncertain(url)
-
-
-_REFUSALS = ("robots", "offsite", "private_address")
-
-
-def _first_line(exc: BaseException) -> str:
-    """``Type: first line of the message`` (Playwright's messages run to many lines)."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
 def _referer(request: Request | None) -> str | None:
