@@ -138,12 +138,15 @@ class SiteConfig(BaseModel):
 
     def document_signature(self) -> dict[str, Any]:
         """What shapes the documents: changing any of it must re-send every page."""
-        return {
+        signature: dict[str, Any] = {
             "max_document_chars": self.max_document_chars,
             "metadata": dict(sorted(self.metadata.items())),
             "language": self.language,
             "min_chars": self.min_chars,
         }
+        if self.render_js != "never":  # absent by default: existing sites keep their signature
+            signature["render"] = [self.render_js, self.wait_for]
+        return signature
 
 
 _PLAIN: dict[str, str] = {

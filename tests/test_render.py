@@ -151,6 +151,10 @@ def test_render_keys_are_validated() -> None:
         "s",
     )
     assert (site.render_js, site.wait_for) == ("auto", "#app article")
+    # Rendering shapes the documents (a re-send); the default leaves existing sites' as they are.
+    plain = parse_site_config("start_urls: [https://a.example/]\n", "s.yaml", "s")
+    assert "render" not in plain.document_signature()
+    assert site.document_signature()["render"] == ["auto", "#app article"]
     with pytest.raises(ConfigError, match=r"render_js: must be one of 'never', 'auto' or 'always'"):
         parse_site_config("start_urls: [https://a.example/]\nrender_js: yes\n", "s.yaml", "s")
     with pytest.raises(ConfigError, match=r"wait_for: not a CSS selector: 'div\['"):
