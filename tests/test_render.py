@@ -26,7 +26,14 @@ from crawler.config import ConfigError, parse_site_config
 from crawler.render import RenderPolicy, is_document_url, playwright_version, render_prefix
 from crawler.runrecords import read_url_records
 from settings import KB_BROWSER_PATH
-from tests.crawl_runner import REPO_ROOT, CrawlResult, crawl_env, crawl_site, write_site
+from tests.crawl_runner import (
+    REPO_ROOT,
+    CrawlResult,
+    crawl_env,
+    crawl_site,
+    run_scrapy,
+    write_site,
+)
 from tests.servers.website import JS_TEXT, running_website
 
 # In CI (.ci/run installs Chromium) a missing browser fails the tests instead.
@@ -298,6 +305,11 @@ def test_missing_browser_is_one_line(website: Any, tmp_path: Path) -> None:
         result.stderr
     )
     assert "Traceback" not in result.stderr
+    check = run_scrapy(
+        ["kb-check", str(config)], tmp_path, settings={"KB_BROWSER_PATH": "/nonexistent/chromium"}
+    )
+    assert check.returncode == 2
+    assert "render_js: auto needs Chromium at /nonexistent/chromium" in check.stderr
 
 
 @needs_chromium
