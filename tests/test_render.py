@@ -169,14 +169,18 @@ def test_render_keys_are_validated() -> None:
 
 
 # -- crawls -------------------------------------------------------------------------------
-def _browsers(mark: str) -> list[int]:
-    """Browser processes started under the test's environment ``mark``."""
-    found = []
+def _browsers(mark: str) -> dict[int, bytes]:
+    """Browser and Playwright driver processes started under the test's environment ``mark``:
+    {pid: command line}."""
+    found = {}
     for folder in glob.glob("/proc/[0-9]*"):
         try:
             with open(f"{folder}/environ", "rb") as env, open(f"{folder}/cmdline", "rb") as cmd:
-                if f"RENDER_TEST_MARK={mark}".encode() in env.read() and b"chrom" in cmd.read():
-                    found.append(int(folder.rsplit("/", 1)[1]))
+                command = cmd.read()
+                if f"RENDER_TEST_MARK={mark}".encode() in env.read() and (
+                    b"chrom" in command or b"playwright" in command
+                ):
+                    found[int(folder.rsplit("/", 1)[1])] = command
         except OSError:  # gone meanwhile, or not ours
             continue
     return found
@@ -331,7 +335,8 @@ def test_browser_closes_when_the_crawl_is_stopped(
             stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
     try:
-        assert _until(lambda: _browsers(mark), 60), "the browser never started"
+        started = _until(lambda: [c for c in _browsers(mark).values() if b"chrom" in c], 60)
+        assert started, "the browser never started"
         crawl.send_signal(stop)
         status = crawl.wait(60)
     finally:
