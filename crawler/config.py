@@ -121,6 +121,8 @@ class SiteConfig(BaseModel):
     def _has_entry_points(self) -> SiteConfig:
         if not self.start_urls and not self.sitemap_urls:
             raise ValueError("give start_urls or sitemap_urls (or both)")
+        if self.wait_for and self.render_js == "never":
+            raise ValueError("wait_for: only used with render_js: auto or always")
         return self
 
     # -- derived values ---------------------------------------------------------

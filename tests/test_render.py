@@ -166,6 +166,8 @@ def test_render_keys_are_validated() -> None:
         parse_site_config("start_urls: [https://a.example/]\nrender_js: yes\n", "s.yaml", "s")
     with pytest.raises(ConfigError, match=r"wait_for: not a CSS selector: 'div\['"):
         parse_site_config("start_urls: [https://a.example/]\nwait_for: 'div['\n", "s.yaml", "s")
+    with pytest.raises(ConfigError, match=r"wait_for: only used with render_js: auto or always"):
+        parse_site_config("start_urls: [https://a.example/]\nwait_for: main\n", "s.yaml", "s")
 
 
 # -- crawls -------------------------------------------------------------------------------
