@@ -10,7 +10,7 @@ import difflib
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -83,6 +83,9 @@ class SiteConfig(BaseModel):
     exclude_selectors: list[str] = []
     title_suffix: str | None = None
     seed_llms_txt: bool = False
+    # JavaScript rendering (crawler/render.py, crawler/appshell.py)
+    render_js: Literal["never", "auto", "always"] = "never"
+    wait_for: str | None = None
 
     @field_validator(
         "start_urls",
@@ -132,7 +135,7 @@ class SiteConfig(BaseModel):
     def _request_values(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         return check_request_values(info.field_name or "", value)
 
-    @field_validator("content_selector", "exclude_selectors")
+    @field_validator("content_selector", "exclude_selectors", "wait_for")
     @classmethod
     def _selectors(cls, value: Any) -> Any:
         for css in [value] if isinstance(value, str) else value or ():
@@ -152,6 +155,8 @@ class SiteConfig(BaseModel):
             raise ValueError("give start_urls or sitemap_urls (or both)")
         if self.http_auth is not None and "authorization" in {k.lower() for k in self.headers}:
             raise ValueError("give http_auth or an Authorization header, not both")
+        if self.wait_for and self.render_js == "never":
+            raise ValueError("wait_for: only used with render_js: auto or always")
         return self
 
     # -- derived values ---------------------------------------------------------
@@ -182,6 +187,8 @@ class SiteConfig(BaseModel):
             "title_suffix": self.title_suffix,
         }
         signature.update((key, value) for key, value in extraction.items() if value)
+        if self.render_js != "never":  # absent by default: existing sites keep their signature
+            signature["render"] = [self.render_js, self.wait_for]
         return signature
 
 
@@ -224,6 +231,8 @@ def _plain(err: Any) -> str:
         return f"must be {words[kind]} {bound} (got {_shown(err.get('input'))})"
     if kind == "string_pattern_mismatch":
         return "may only hold letters, digits, '.', '_' and '-', and not start with '.', '_' or '-'"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (got {_shown(err.get('input'))})"
     if kind in _PLAIN:
         got = f" (got {_shown(err['input'])})" if kind != "missing" else ""
         return _PLAIN[kind] + got

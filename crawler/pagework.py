@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 import lxml.html
 from lxml import etree
 
+from crawler.appshell import app_shell_reason
 from crawler.extract import ExtractOptions, extract_page
 from crawler.urls import normalize_url
 from pipelines.split import split_page
@@ -121,8 +122,12 @@ def process_page(
     site_name: str,
     links_limit: int,
     split: tuple[str, int] | None = None,
+    app_shell_check: bool = False,
 ) -> dict[str, Any]:
     """Extract one page; ``links_limit=0`` skips link extraction (not following).
+
+    ``app_shell_check`` (``render_js: auto``): a page too thin to deliver gets ``app_shell``,
+    the reason its HTML looks like a JavaScript application (:mod:`crawler.appshell`) or None.
 
     ``split`` is (document URL, max characters): an oversized page's ``parts`` are made here
     (see :func:`pipelines.split.split_page`), not in the reactor's item pipeline.
@@ -144,4 +149,6 @@ def process_page(
             result["discovery_error"] = f"links: {exc}"
     result["links"] = links
     result["links_dropped"] = dropped
+    if app_shell_check and page.skip_reason in ("thin", "empty"):
+        result["app_shell"] = app_shell_reason(html)
     return result

@@ -78,6 +78,7 @@ REASONS: dict[str, str] = {
     "connection": "the connection failed (refused, reset, TLS)",
     "download_error": "another download error (detail)",
     "extraction_failed": "the extraction worker failed (detail: why)",
+    "render_failed": "the browser could not render the page (detail: why; render_js)",
     "parse_error": "the HTML could not be parsed",
     "dropped": "dropped by an item pipeline (detail: its message)",
     "item_error": "an item pipeline raised an error on it (detail)",

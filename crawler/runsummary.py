@@ -19,6 +19,7 @@ TOP_FAILING = 10
 #: Record reasons that are failures (the page could not be had), not decisions to skip.
 FAILURE_REASONS = frozenset(
     {"timeout", "dns", "connection", "download_error", "extraction_failed", "too_large"}
+    | {"render_failed"}
 )
 
 

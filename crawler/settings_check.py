@@ -36,6 +36,8 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "KB_MAX_ERROR_SHARE": (0, 1),
     "KB_PROGRESS_SECONDS": (0.01, None),
     "KB_CHECK_MAX_SITEMAPS": (1, None),
+    "KB_RENDER_TIMEOUT": (0.1, None),
+    "KB_RENDER_PAGES": (1, None),
 }
 #: Read from the environment only (never a setting, so never printed with the settings).
 ENVIRONMENT_ONLY = frozenset({"KB_API_TOKEN"})

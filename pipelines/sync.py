@@ -335,6 +335,12 @@ class SyncPipeline:
             "gone": gone,
             "counts": counts,
         }
+        if get("render/playwright"):  # render_js: the browser and Playwright that rendered
+            report["render"] = {
+                key.removeprefix("render/"): value
+                for key, value in self.stats.get_stats().items()
+                if key.startswith("render/")
+            }
         path = self.report_path
         path.parent.mkdir(parents=True, exist_ok=True)
         if self.records is not None:

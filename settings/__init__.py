@@ -113,6 +113,11 @@ KB_EXTRACT_INLINE = False  # benchmark baseline only: extract in the reactor thr
 KB_EXTRACT_START_METHOD = "spawn"
 KB_LANG_SAMPLE_CHARS = 3_000
 
+# JavaScript rendering (site key render_js: auto | always; crawler/render.py).
+KB_BROWSER_PATH = "/usr/bin/chromium"  # the system's Chromium (Debian: apt-get install chromium)
+KB_RENDER_TIMEOUT = 30.0  # seconds for a page to load and settle (network idle or wait_for)
+KB_RENDER_PAGES = 4  # browser pages (tabs) at once, in one context: bounds the browser's memory
+
 # Batching and delivery.
 KB_MAX_BATCH_DOCS = 100  # the API's documented maximum
 KB_MAX_BATCH_BYTES = 4 * 1024 * 1024

@@ -18,6 +18,7 @@ from crawler.access import MissingVariableError, resolve_credentials
 from crawler.config import ConfigError, load_packaged_site, load_site_file, packaged_site_files
 from crawler.paths import resolve_path_settings
 from crawler.pool import check_start_method
+from crawler.render import check_browser
 from crawler.settings_check import check_kb_settings
 from pipelines.client import check_api_url
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+
+    from crawler.config import SiteConfig
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +76,11 @@ def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
     return EXIT_OK, None
 
 
-def check_site(spider_name: str, spargs: dict[str, str]) -> None:
+def check_site(spider_name: str, spargs: dict[str, str]) -> SiteConfig | None:
     """Validate the site file, and the environment variables it references, before any
-    request; raises :class:`ConfigError`."""
+    request; raises :class:`ConfigError`.
+
+    Returns the site, or None for a spider that is not a site file's."""
     if spargs.get("config"):
         site, source = load_site_file(spargs["config"]), spargs["config"]
     elif spider_name == "site":
@@ -83,11 +88,12 @@ def check_site(spider_name: str, spargs: dict[str, str]) -> None:
     elif spider_name in packaged_site_files():
         site, source = load_packaged_site(spider_name), f"settings/sites/{spider_name}.yaml"
     else:
-        return
+        return None
     try:
         resolve_credentials(site.headers, site.cookies, site.http_auth)
     except MissingVariableError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    return site
 
 
 def check_settings(settings: BaseSettings) -> list[str]:
@@ -139,9 +145,11 @@ class Command(ScrapyCrawlCommand):
     def run_site(self, name: str, spargs: dict[str, str]) -> None:
         what = "bad site file"
         try:
-            check_site(name, spargs)
+            site = check_site(name, spargs)
             what = "bad setting"
             if self.settings is not None:
+                if site is not None:
+                    check_browser(site.render_js, self.settings)
                 for warning in check_settings(self.settings):
                     print(f"kbcrawler: warning: {warning}", file=sys.stderr)
                     if self.settings.get("LOG_FILE"):  # scrapyd: say it in the job log

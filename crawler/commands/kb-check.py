@@ -15,6 +15,7 @@ from scrapy.commands import ScrapyCommand
 
 from crawler.commands.crawl import check_settings, check_site
 from crawler.config import ConfigError, packaged_site_files
+from crawler.render import check_browser
 from crawler.sitecheck import live_check, render_live
 from crawler.sitecommands import EXIT_USAGE, config_error_line, site_spider
 
@@ -61,6 +62,7 @@ class Command(ScrapyCommand):
             try:
                 check_site(name, spargs)
                 spider = site_spider(self.settings, name, spargs.get("config"))
+                check_browser(spider.site.render_js, self.settings)  # render_js: Chromium?
             except ConfigError as exc:
                 print(config_error_line(exc), file=sys.stderr)
                 status = EXIT_USAGE

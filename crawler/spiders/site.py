@@ -25,6 +25,7 @@ from crawler.middlewares import quiet_network_tracebacks
 from crawler.named_request import NamedCallbackRequest
 from crawler.options import ExtractOptions
 from crawler.pool import ExtractionPool, PageFailed
+from crawler.render import RenderPolicy, render_settings
 from crawler.robots_directives import bot_token, header_directives
 from crawler.runrecords import UrlRecords, download_failure_reason, url_key
 from crawler.sitefiles import (
@@ -93,6 +94,7 @@ class SiteSpider(Spider):
         # Links beyond max_depth: URL -> (referer, depth); recorded at the end unless reached.
         self.beyond_depth: dict[str, tuple[str, int]] = {}
         self.beyond_depth_unlisted = 0
+        self.render: RenderPolicy | None = None  # render_js: which pages the browser renders
 
     @classmethod
     def load_config(cls, config: str | None) -> SiteConfig:
@@ -111,6 +113,11 @@ class SiteSpider(Spider):
                 s.set("DOWNLOAD_DELAY", spider.site.download_delay, priority="spider")
             if spider.site.user_agent:
                 s.set("USER_AGENT", spider.site.user_agent, priority="spider")
+            if spider.site.render_js != "never":  # else Scrapy's download handlers, untouched
+                for name, value in render_settings(s).items():
+                    s.set(name, value, priority="spider")
+        if spider.site.render_js != "never":
+            spider.render = RenderPolicy(spider.site, s.getfloat("KB_RENDER_TIMEOUT"), crawler)
         if spider.full_sync is None:
             spider.full_sync = s.getbool("KB_FULL_SYNC")
         # Robots directives addressed to us: <meta name="robots">, <meta name="<token>">,
@@ -254,13 +261,17 @@ class SiteSpider(Spider):
         *,
         referer: str | None = None,
         dont_filter: bool = False,
+        render: str | None = None,
     ) -> Request:
         """A page request; ``referer`` (the page or sitemap it was found on) goes to the
-        records, kept through redirects (Scrapy's Referer header follows each hop)."""
+        records, kept through redirects (Scrapy's Referer header follows each hop).
+        ``render``: why the browser renders it; by default :class:`RenderPolicy` decides."""
         self.requested.add(url_key(url))
         meta = {"kb_page": True, "kb_depth": depth, "kb_lastmod": lastmod}
         if referer:
             meta["kb_referer"] = referer
+        if self.render is not None:
+            meta.update(self.render.request_meta(url, render))
         return NamedCallbackRequest(
             url,
             callback=self.parse_page,
@@ -284,6 +295,8 @@ class SiteSpider(Spider):
         self.records = getattr(self.crawler, "kb_records", None) or self.records
         if self.flush_only:
             return
+        if self.render is not None:
+            self.render.open()
         if self.pool is not None:
             self.pool.start()
         sitemaps = list(self.site.sitemap_urls)
@@ -471,11 +484,13 @@ class SiteSpider(Spider):
         read_links = self.site.follow_links and not header.nofollow
         # The knowledge-base pipeline's current split limit: the worker splits there.
         split_chars = getattr(self.crawler, "kb_split_chars", None)
+        rendered = self.render.rendered(response) if self.render else None
         try:
             page = await self.pool.run(
                 response.text, response.url, self.options, self.site.name,
                 MAX_LINKS_PER_PAGE if read_links else 0,
                 (url, split_chars) if split_chars else None,
+                self.render is not None and self.render.checks_shell(rendered),
             )  # fmt: skip
         except PageFailed as exc:
             stats.inc_value(f"extract/failed/{exc.reason}")
@@ -483,6 +498,15 @@ class SiteSpider(Spider):
             self.skip(url, "extraction_failed", detail=exc.reason, referer=referer, depth=depth)
             return
         stats.inc_value("extract/pages")
+        if self.render is not None:
+            render = self.render.after_extraction(url, page, rendered)
+            if render is not None:
+                self.pages_sent_to_extraction -= 1  # counted once, when rendered
+                yield self.page_request(
+                    url, depth, meta.get("kb_lastmod"), referer=referer, dont_filter=True,
+                    render=render,
+                )  # fmt: skip
+                return
         if page.get("discovery_error"):
             stats.inc_value("discovery/parse_error")
             logger.warning("Could not parse %s: %s", response.url, page["discovery_error"])
@@ -610,6 +634,8 @@ class SiteSpider(Spider):
         reason, detail = why
         response = getattr(failure.value, "response", None)
         status = getattr(response, "status", None)
+        if self.render is not None and status is None:  # the browser failed: render_failed
+            reason, detail = self.render.failure_reason(request, failure.value, reason, detail)
         if status is not None:
             self.crawler.stats.inc_value(f"download/failed/{status}")
         elif reason not in ("robots", "offsite", "private_address"):  # refusals: not downloads

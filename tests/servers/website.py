@@ -1377,6 +1377,109 @@ LLMS_PAGES: dict[str, str] = {
     "/llms-only/overview.html": _case_page("Harbor overview", "Only llms.txt links here."),
     "/llms-only/details.html": _case_page("Harbor details", "Only llms-full.txt links here."),
 }
+# -- JavaScript pages (render_js; tests/test_render.py) ---------------------------------
+# Text a browser writes into the page; a crawler without one sees none of it.
+JS_TEXT = (
+    "<p>This paragraph exists only once the page's script has run in a browser: the static "
+    "HTML has an empty element where the text goes. {topic}</p><p>A second paragraph keeps the "
+    "rendered text above the thin-page threshold of two hundred characters, so the page is "
+    "delivered when, and only when, a browser rendered it.</p>"
+)
+JS_HANG_SECONDS = 4.0  # how long /cases/js/hang.json holds its answer (a slow API call)
+
+
+def _js_page(title: str, body: str, script: str) -> str:
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"</head><body>{body}<script>{script}</script></body></html>"
+    )
+
+
+def _js_fill(selector: str, html_text: str, delay_ms: int = 50) -> str:
+    """A script writing ``html_text`` into ``selector`` after ``delay_ms``."""
+    return (
+        f"setTimeout(function () {{ document.querySelector({json.dumps(selector)}).innerHTML"
+        f" = {json.dumps(html_text)}; }}, {delay_ms});"
+    )
+
+
+JS_CASES: dict[str, CaseRoute] = {
+    # Static, rich: auto must not render it (nor any other page with enough text).
+    "/cases/js/": CaseRoute(
+        _case_page(
+            "JavaScript pages",
+            "It links to pages that need a browser and to one that does not.",
+            links=("/cases/js/app/", "/cases/js/inline.html", "/cases/js/contact.html"),
+        )
+    ),
+    # An application shell (create-react-app's): empty #root, a <noscript> asking for
+    # JavaScript; the text comes from an API call. Its image is never loaded by the browser.
+    "/cases/js/app/": CaseRoute(
+        _js_page(
+            "Harbor web app",
+            '<noscript>You need to enable JavaScript to run this app.</noscript><div id="root">'
+            '</div><img src="/img/logo.png" alt="">',
+            'fetch("/cases/js/app/content.html").then(function (r) { return r.text(); })'
+            '.then(function (t) { document.getElementById("root").innerHTML = t; });',
+        )
+    ),
+    "/cases/js/app/content.html": CaseRoute(
+        "<main><h1>Harbor web app</h1>"
+        + JS_TEXT.format(topic="The application fetched this text from its own server.")
+        + '<p><a href="/cases/js/app/settings">Settings</a></p></main>'
+    ),
+    # Same path prefix as the shell above: auto renders it straight away (its link only
+    # exists in the rendered page).
+    "/cases/js/app/settings": CaseRoute(
+        _js_page(
+            "Harbor web app settings",
+            '<div id="app"></div>',
+            _js_fill(
+                "#app",
+                "<main><h1>Settings</h1>"
+                + JS_TEXT.format(topic="The settings view of the application.")
+                + "</main>",
+            ),
+        )
+    ),
+    # Empty without JavaScript, full with it; no mount point, no <noscript>: scripts only.
+    "/cases/js/inline.html": CaseRoute(
+        _js_page(
+            "Rendered guide",
+            '<div class="page"></div>',
+            _js_fill(
+                ".page",
+                "<article><h1>Rendered guide</h1>"
+                + JS_TEXT.format(topic="A script wrote this guide into the page.")
+                + "</article>",
+            ),
+        )
+    ),
+    # Thin and static, with an analytics script and a tracking pixel in <noscript>: not an
+    # application shell, so auto leaves it thin.
+    "/cases/js/contact.html": CaseRoute(
+        _js_page(
+            "Contact",
+            '<noscript><img src="/img/logo.png" alt=""></noscript><main><h1>Contact</h1>'
+            "<p>Write to docs@example.com.</p></main>",
+            "window.dataLayer = window.dataLayer || [];",
+        )
+    ),
+    # Its script fails: no <article> ever appears (wait_for: article times out).
+    "/cases/js/broken.html": CaseRoute(
+        _js_page("Broken page", '<div id="root"></div>', "throw new Error('bundle missing');")
+    ),
+    # Waits on an API call the server holds for JS_HANG_SECONDS (a render in progress).
+    "/cases/js/hang.html": CaseRoute(
+        _js_page(
+            "Slow application",
+            '<div id="root"></div>',
+            'fetch("/cases/js/hang.json").then(function (r) { return r.text(); })'
+            '.then(function (t) { document.getElementById("root").textContent = t; });',
+        )
+    ),
+}
+CASES.update(JS_CASES)
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -2122,6 +2225,9 @@ class WebsiteHandler(BaseHTTPRequestHandler):
         elif path in REDIRECTS:
             status, target = REDIRECTS[path]
             self._redirect(status, site.base + target)
+        elif path == "/cases/js/hang.json":
+            time.sleep(JS_HANG_SECONDS)
+            self._send(200, b'{"ready": true}', "application/json")
         elif path == "/go-offsite":
             self._redirect(302, f"{site.offsite}/en/guide.html")
         elif path in PRIVATE_PAGES:
