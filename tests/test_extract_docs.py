@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import ExtractedPage, ExtractOptions, clean_title, extract_page
+from crawler.extract import (
+    ExtractedPage,
+    ExtractOptions,
+    clean_title,
+    extract_page,
+    qualify_title,
+)
 from tests.crawl_runner import crawl_site, write_site
 from tests.servers.website import running_website
 
@@ -410,3 +416,88 @@ def test_links_kept_absolute_when_the_site_asks_for_them() -> None:
     options = ExtractOptions(include_links=True)
     content = extract_page(html, "https://corp.example/legal/privacy.html", options).content
     assert "- [Python](https://corp.example/sdk/python)\n" in content
+
+
+# --------------------------------------------------------------------------- duplicate titles
+
+# Two pages of a DocBook XSL manual with the same one-word heading, in different chapters.
+_DOCBOOK_REF = """<html><head><title>{title}</title>
+<link rel="up" href="{up_href}" title="{up_title}" /></head><body>
+<div class="navheader"><table><tr><th colspan="3">{title}</th></tr><tr>
+<td><a accesskey="p" href="prev.html">Prev</a></td>
+<td><a accesskey="u" href="{up_href}" title="{up_title}">Up</a></td>
+<th>{up_title}</th><td><a accesskey="h" href="index.html" title="Manual 3.1 Documentation">Home</a></td>
+</tr></table></div>
+<div class="refentry" id="X"><div class="refnamediv"><h2>{title}</h2>
+<p>{title} — define a cursor for the rows of a query, read one row at a time.</p></div>
+<div class="refsect1"><h2>Description</h2><p>{body}</p></div></div>
+<div class="navfooter"><a accesskey="h" href="index.html">Home</a></div></body></html>"""
+
+_SPHINX_PAGE = """<html><head><title>{title} — Soundkit 2.4 documentation</title></head><body>
+<div class="related" role="navigation"><h3>Navigation</h3><ul>
+<li class="right"><a href="../genindex.html" accesskey="I">index</a></li>
+<li><a href="../index.html">Soundkit 2.4 documentation</a> &#187;</li>
+{crumbs}<li class="nav-item nav-item-this"><a href="">{title}</a></li></ul></div>
+<div class="document"><div class="body" role="main"><section id="x"><h1>{title}</h1>
+<p>{body}</p></section></div></div></body></html>"""
+
+_BODY = "This page explains the matter at length, with enough words to be indexed. " * 4
+
+
+def _docbook_ref(title: str, up_href: str, up_title: str) -> ExtractedPage:
+    html = _DOCBOOK_REF.format(title=title, up_href=up_href, up_title=up_title, body=_BODY)
+    return extract_page(html, f"https://docs.example.org/{up_href}-{title.lower()}.html")
+
+
+def test_one_word_titles_name_their_parent_section_docbook() -> None:
+    sql = _docbook_ref("DECLARE", "sql-commands.html", "SQL Commands")
+    ecpg = _docbook_ref("DECLARE", "ecpg-sql-commands.html", "36.14. Embedded SQL Commands")
+    assert sql.title == "DECLARE (SQL Commands)"
+    assert ecpg.title == "DECLARE (Embedded SQL Commands)"  # the section number is dropped
+    assert ecpg.parent_title == "Embedded SQL Commands"
+    # a chapter directly under the home page has no parent but the site itself
+    top = _docbook_ref("Tutorial", "index.html", "Manual 3.1 Documentation")
+    assert top.title == "Tutorial"
+    assert top.parent_title is None
+
+
+def test_one_word_titles_name_their_parent_section_sphinx() -> None:
+    crumbs = '<li class="nav-item nav-item-1"><a href="index.html" accesskey="U">{}</a> &#187;</li>'
+    pages = {
+        name: extract_page(
+            _SPHINX_PAGE.format(title="Introduction", crumbs=crumbs.format(parent), body=_BODY),
+            f"https://docs.example.org/{name}/intro.html",
+            site_name="Soundkit",
+        )
+        for name, parent in (("library", "The Library Reference"), ("c-api", "The C API"))
+    }
+    assert pages["library"].title == "Introduction (The Library Reference)"
+    assert pages["c-api"].title == "Introduction (The C API)"
+    # a page at the top of the tree: the only crumb is the site's home page
+    top = extract_page(
+        _SPHINX_PAGE.format(title="Glossary", crumbs="", body=_BODY),
+        "https://docs.example.org/glossary.html",
+    )
+    assert top.title == "Glossary"
+
+
+def test_longer_titles_and_breadcrumbs_to_home_stay_as_they_are(
+    sphinx: ExtractedPage, docbook: ExtractedPage
+) -> None:
+    assert docbook.parent_title == "Queries"  # 'Chapter 7. Queries'
+    assert docbook.title == "7.2. Table Expressions"  # two words: not ambiguous by rule
+    assert page("docusaurus_page", site_name="Relay Docs").parent_title is None  # crumb: Home
+
+
+@pytest.mark.parametrize(
+    ("title", "parent", "expected"),
+    [
+        ("Introduction", "PL/pgSQL", "Introduction (PL/pgSQL)"),
+        ("43.1. Overview", "PL/pgSQL", "43.1. Overview (PL/pgSQL)"),
+        ("CREATE TABLE", "SQL Commands", "CREATE TABLE"),
+        ("Introduction", None, "Introduction"),
+        ("Installation", "Installation", "Installation"),
+    ],
+)
+def test_qualify_title(title: str, parent: str | None, expected: str) -> None:
+    assert qualify_title(title, parent) == expected

@@ -200,6 +200,12 @@ def crawl(
         "cpu_ms_per_page_with_start": round(1000 * worker_cpu / pages, 1) if pages else None,
         "peak_rss_mb": round(sampler.peak_rss_mb, 1),
         "peak_pss_mb": round(sampler.peak_pss_mb, 1),
+        # each process's own peak: the crawler's, then the workers' (highest first)
+        "peak_rss_crawler_mb": round(sampler.peak_rss_by_pid.get(proc.pid, 0.0), 1),
+        "peak_rss_workers_mb": sorted(
+            (round(v, 1) for pid, v in sampler.peak_rss_by_pid.items() if pid != proc.pid),
+            reverse=True,
+        ),
         "stats": {k: v for k, v in stats.items() if k.startswith(("extract/", "kb/", "item_"))},
         "documents": result.documents(site["name"]),
         "log_tail": stderr[-2000:] if proc.returncode else "",

@@ -136,6 +136,12 @@ def reference(tree: HtmlElement, region: Region) -> Reference | None:
     tables: list[list[str]] = []
     admonitions: list[tuple[str, str]] = []
     for root in roots:
+        # Admonitions first: their label element is taken out of the copy, so a DocBook
+        # ``div.note > h3.title`` "Note" is scored as the admonition's label, not as a heading
+        # (the extraction writes it **Note** on purpose: a heading would open a section).
+        for xpath in region.admonitions:
+            for el in root.xpath(xpath):
+                admonitions.append(_admonition(el, region.labels))
         for el in root.iter():
             if not isinstance(el.tag, str):
                 continue
@@ -170,9 +176,6 @@ def reference(tree: HtmlElement, region: Region) -> Reference | None:
                 own = " ".join(words(el.text_content()))
                 if 0 < len(own) <= 40:
                     element_texts.add(own)
-        for xpath in region.admonitions:
-            for el in root.xpath(xpath):
-                admonitions.append(_admonition(el, region.labels))
     return Reference(
         text_chars=len(" ".join(text.split())),
         tokens=tokens,
