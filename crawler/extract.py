@@ -54,8 +54,8 @@ __all__ = [
     "anchor_for_heading",
     "clean_title",
     "content_fingerprint",
-    "qualify_title",
     "extract_page",
+    "qualify_title",
     "title_from_url",
     "warm_up",
 ]

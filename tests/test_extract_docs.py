@@ -426,7 +426,8 @@ _DOCBOOK_REF = """<html><head><title>{title}</title>
 <div class="navheader"><table><tr><th colspan="3">{title}</th></tr><tr>
 <td><a accesskey="p" href="prev.html">Prev</a></td>
 <td><a accesskey="u" href="{up_href}" title="{up_title}">Up</a></td>
-<th>{up_title}</th><td><a accesskey="h" href="index.html" title="Manual 3.1 Documentation">Home</a></td>
+<th>{up_title}</th>
+<td><a accesskey="h" href="index.html" title="Manual 3.1 Documentation">Home</a></td>
 </tr></table></div>
 <div class="refentry" id="X"><div class="refnamediv"><h2>{title}</h2>
 <p>{title} — define a cursor for the rows of a query, read one row at a time.</p></div>
