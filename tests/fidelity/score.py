@@ -12,7 +12,8 @@ in order, inside the matching Markdown construct of the document:
 - a ``<pre>`` block (its first 40 words) inside one fenced code block;
 - an admonition's label followed by its first words (``Note`` then "You must…"), anywhere;
 - a table when 90 % of its non-empty cells are inside one pipe table;
-- a list item's first 6 words inside one list line (``-``, ``*``, ``+``, ``1.``).
+- a list item's first 6 words (of its first block) inside one list line (``-``, ``*``,
+  ``+``, ``1.``); a list inside a table cell counts with its table, not as items.
 
 Words kept is multiset recall: for each word, ``min(count in region, count in document)``
 summed, over the number of words in the region.
@@ -158,8 +159,12 @@ def reference(tree: HtmlElement, region: Region) -> Reference | None:
                 code_comments.update(
                     " ".join(words(line)) for line in code.splitlines() if line.strip()[:1] == "#"
                 )
-            elif tag == "li":
-                toks = words(_own_text(el))[:ITEM_WORDS]
+            elif tag == "li" and not _inside(el, "table"):
+                # first words of its first block: a step's title, not its title and body run
+                # together; a list in a table cell is scored with the table (a pipe table
+                # cell holds no list lines)
+                first = next((line for line in _own_text(el).splitlines() if words(line)), "")
+                toks = words(first)[:ITEM_WORDS]
                 if toks:
                     items.append(phrase(toks))
             elif (
