@@ -220,8 +220,8 @@ _SECTION_NUMBER = re.compile(
     re.IGNORECASE,
 )
 _MAX_PARENT_CHARS = 80
-QUALIFIED_TITLE_MAX_WORDS = 1
-"""Titles of at most this many words (a single word: "Introduction", "DECLARE") are qualified."""
+QUALIFIED_TITLE_MAX_WORDS = 2
+"""Titles of at most this many words ("Introduction", "Importing Modules") are qualified."""
 
 
 def _parent_links(tree: HtmlElement) -> list[tuple[str, str]]:
@@ -265,9 +265,10 @@ def _parent_title(
 def qualify_title(title: str, parent: str | None) -> str:
     """``title`` with its parent section appended when the title alone is ambiguous.
 
-    A one-word title, section number aside ('Introduction', '43.1. Overview', 'DECLARE'),
-    names many pages of a large site (PostgreSQL has an SQL and an embedded-SQL 'DECLARE');
-    it becomes 'DECLARE (Embedded SQL Commands)'. Longer titles are kept as they are. The rule
+    A title of one or two words, section number aside ('Introduction', '43.1. Overview',
+    'DECLARE', 'Importing Modules'), names many pages of a large site (PostgreSQL has an SQL
+    and an embedded-SQL 'DECLARE'; Python a C-API and a library 'Importing Modules'); it
+    becomes 'DECLARE (Embedded SQL Commands)'. Longer titles are kept as they are. The rule
     looks at this page only, so a title never depends on which other pages a run saw, nor in
     what order (incremental runs re-send only changed pages). Returns ``title`` unchanged
     without a parent, or when the parent is already part of it.
