@@ -353,6 +353,8 @@ def score_corpus(
         "cpu_ms_per_page",
         "peak_rss_mb",
         "peak_pss_mb",
+        "peak_rss_crawler_mb",
+        "peak_rss_workers_mb",
     ):
         summary[key] = run[key]
     summary["returncode"] = run["returncode"]
