@@ -164,3 +164,20 @@ def test_sphinx_contents_nav_without_local_is_chrome() -> None:
     ref = reference(parse_html(page), CORPORA["python"].region)
     assert ref is not None
     assert [i.strip() for i in ref.items] == ["first item here", "second item", "nested one"]
+
+
+def test_what_the_page_itself_says_is_no_leak() -> None:
+    page = b"""<html><body><div class="header"><div class="title">Markdown</div></div>
+<div class="contents"><p>Use 3 or more backticks (```) to fence code.</p>
+<dl><dt><code>$search</code></dt><dd>the search box</dd></dl>
+<p><code>&amp;para;</code> pilcrow sign: \xc2\xb6</p></div></body></html>"""
+    ref = reference(parse_html(page), CORPORA["doxygen"].region)
+    assert ref is not None
+    doc = (
+        "# Markdown\n\nUse 3 or more backticks (```) to fence code.\n\n"
+        "`$search`\n\nthe search box\n\n"
+    )
+    counts = score_page(ref, doc + "`&para;` pilcrow sign: ¶")
+    assert (counts["midline_fences"], counts["nav_leaks"], counts["pilcrows"]) == (0, 0, 0)
+    counts = score_page(ref, doc + "`&para;` pilcrow sign: ¶\n\nSearch\n\nMore ¶")
+    assert (counts["nav_leaks"], counts["pilcrows"]) == (1, 1)

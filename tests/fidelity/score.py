@@ -115,6 +115,8 @@ class Reference:
     items: list[str]  # phrases (first ITEM_WORDS words of the item's own text)
     element_texts: set[str] = field(default_factory=set)  # each element's words, joined
     code_comments: set[str] = field(default_factory=set)  # words of '#' lines in <pre>, joined
+    pilcrows: int = 0  # ¶ signs in the region's own text (a page about the sign)
+    backtick_runs: bool = False  # the region's text itself holds ``` or ~~~ (a Markdown guide)
 
 
 def parse_html(data: bytes) -> HtmlElement:
@@ -183,6 +185,8 @@ def reference(tree: HtmlElement, region: Region) -> Reference | None:
                     element_texts.add(own)
     return Reference(
         text_chars=len(" ".join(text.split())),
+        pilcrows=text.count("¶"),
+        backtick_runs="```" in text or "~~~" in text,
         tokens=tokens,
         headings=headings,
         pres=pres,
@@ -369,8 +373,8 @@ def chrome_lines(md: Markdown, ref: Reference | None) -> list[str]:
     known = ref.element_texts if ref is not None else set()
     for line in md.lines:
         toks = words(line)
-        if not toks or len(toks) > 5:
-            continue
+        if not toks or len(toks) > 5 or line.strip().startswith("`"):
+            continue  # a nav label is never code ('`$search`': a template variable)
         joined = " ".join(toks)
         if joined in known:
             continue
@@ -412,9 +416,10 @@ def score_page(ref: Reference, content: str) -> dict[str, Any]:
 
     out["tables"] = count("tables", [c for c in ref.tables], table_kept)
     out["items"] = count("items", ref.items, lambda i: _contained(i, md.list_lines))
-    out["midline_fences"] = md.midline_fences
+    # what the page itself says is no defect: a guide showing "3 or more backticks (```)"
+    out["midline_fences"] = 0 if ref.backtick_runs else md.midline_fences
     out["unbalanced_fences"] = md.unbalanced_fences
-    out["pilcrows"] = content.count("¶")
+    out["pilcrows"] = max(0, content.count("¶") - ref.pilcrows)
     leaks = chrome_lines(md, ref)
     out["nav_leaks"] = len(leaks)
     if leaks:
