@@ -503,3 +503,21 @@ def test_longer_titles_and_breadcrumbs_to_home_stay_as_they_are(
 )
 def test_qualify_title(title: str, parent: str | None, expected: str) -> None:
     assert qualify_title(title, parent) == expected
+
+
+def test_section_titled_table_of_contents_is_kept() -> None:
+    # Doxygen's Markdown guide has a section about [TOC]; its own TOC label goes, the section stays
+    html = """<html><head><title>Doxygen: Markdown support</title></head><body>
+<div id="doc-content"><div class="header"><div class="headertitle"><div class="title">Markdown
+support</div></div></div><div class="contents"><div class="textblock">
+<div class="toc"><h3>Table of Contents</h3><ul><li><a href="#md_toc">Table of Contents</a></li>
+</ul></div><h3>Table of Contents</h3>
+<h2><a class="anchor" id="md_toc"></a>
+Table of Contents</h2>
+<p>Doxygen supports a special link marker <code>[TOC]</code> which can be placed in a page to
+produce a table of contents at the start of the page, listing all sections.</p>
+<p>Note that the TOC_INCLUDE_HEADINGS option has to be set to a value greater than zero,
+otherwise no table of contents is shown when using Markdown headers.</p>
+</div></div></div></body></html>"""
+    content = extract_page(html, "https://docs.example.org/markdown.html").content
+    assert content.startswith("# Markdown support\n\n## Table of Contents\n\nDoxygen supports")
