@@ -56,6 +56,7 @@ __all__ = [
     "clean_title",
     "content_fingerprint",
     "extract_page",
+    "qualify_title",
     "title_from_url",
     "warm_up",
 ]
@@ -111,6 +112,8 @@ class ExtractedPage:
     skip_reason: str | None = None
     extractor: str = ""
     """'region' or 'trafilatura' (see EXTRACTORS); '' when the page was not extracted."""
+    parent_title: str | None = None
+    """The page's parent section as the site's own navigation names it (see parent_title)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable) for pipelines and IPC."""
@@ -199,6 +202,83 @@ def clean_title(raw: str, *, site_name: str | None = None, h1: str | None = None
     ``h1`` for an empty title and '' only when both are empty.
     """
     return _clean_title(raw, (site_name,) if site_name else (), h1)
+
+
+# Up links and breadcrumbs: DocBook XSL and Sphinx mark the parent with accesskey "u"; HTML's
+# rel=up (DocBook's <link rel="up" title=...>); breadcrumb trails (MkDocs Material, Docusaurus,
+# Hugo themes, help centres) whose last link is the parent (the current page is not a link).
+_UP_LINKS = etree.XPath("//a[@accesskey='u' or @accesskey='U'][@href]")
+_UP_REL = etree.XPath("/html/head/link[@rel='up'][@title]")
+_BREADCRUMB_LINKS = etree.XPath(
+    "(//nav[contains(translate(@aria-label, 'B', 'b'), 'breadcrumb')]"
+    "|//*[contains(concat(' ', normalize-space(@class), ' '), ' breadcrumb ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' breadcrumbs ')])"
+    "//a[@href][normalize-space()]"
+)
+# 'Chapter 36. ', 'Part II. ', 'Appendix F. ', '36.14. ': DocBook numbers its titles.
+_SECTION_NUMBER = re.compile(
+    r"^(?:(?:chapter|part|appendix)\s+[\dA-Z]+(?:\.\d+)*|\d+(?:\.\d+)*|[A-Z](?:\.\d+)+)\.?\s+",
+    re.IGNORECASE,
+)
+_MAX_PARENT_CHARS = 80
+QUALIFIED_TITLE_MAX_WORDS = 2
+"""Titles of at most this many words ("Introduction", "Importing Modules") are qualified."""
+
+
+def _parent_links(tree: HtmlElement) -> list[tuple[str, str]]:
+    """Candidate parents as (text, href), best first: the "Up" link (``accesskey="u"``; its
+    ``title`` attribute, else its text), ``<link rel="up" title=...>``, the last link of a
+    breadcrumb trail. Read before the chrome is removed from the tree."""
+    candidates: list[tuple[str, str]] = []
+    for link in _UP_LINKS(tree)[:1]:
+        candidates.append((link.get("title") or link.text_content(), link.get("href", "")))
+    for link in _UP_REL(tree)[:1]:
+        candidates.append((link.get("title", ""), link.get("href", "")))
+    crumbs = [a for a in _BREADCRUMB_LINKS(tree) if a.get("href", "").strip() not in ("", "#")]
+    if crumbs:
+        candidates.append((crumbs[-1].text_content(), crumbs[-1].get("href", "")))
+    return candidates
+
+
+def _parent_title(
+    candidates: list[tuple[str, str]], url: str, title: str, site_names: tuple[str, ...]
+) -> str:
+    """The parent section's title among :func:`_parent_links`; '' when none.
+
+    A parent that is the page itself, the site's home page, or carries the site's name
+    ("Python 3.11 documentation") is no parent. DocBook's numbers ("36.14. ") are dropped.
+    """
+    names = tuple(n.casefold() for n in site_names)
+    here = urlsplit(url)
+    for text, href in candidates:
+        parent = _SECTION_NUMBER.sub("", _norm_ws(text)).strip()
+        if not parent or len(parent) > _MAX_PARENT_CHARS or parent.casefold() == title.casefold():
+            continue
+        target = urlsplit(urljoin(url, href.strip()))
+        if target.netloc == here.netloc and target.path in (here.path, *_HOME_PATHS):
+            continue  # the page itself, or the site's home page
+        if _is_site_segment(parent, names):
+            continue
+        return parent
+    return ""
+
+
+def qualify_title(title: str, parent: str | None) -> str:
+    """``title`` with its parent section appended when the title alone is ambiguous.
+
+    A title of one or two words, section number aside ('Introduction', '43.1. Overview',
+    'DECLARE', 'Importing Modules'), names many pages of a large site (PostgreSQL has an SQL
+    and an embedded-SQL 'DECLARE'; Python a C-API and a library 'Importing Modules'); it
+    becomes 'DECLARE (Embedded SQL Commands)'. Longer titles are kept as they are. The rule
+    looks at this page only, so a title never depends on which other pages a run saw, nor in
+    what order (incremental runs re-send only changed pages). Returns ``title`` unchanged
+    without a parent, or when the parent is already part of it.
+    """
+    if not parent or len(_SECTION_NUMBER.sub("", title).split()) > QUALIFIED_TITLE_MAX_WORDS:
+        return title
+    if parent.casefold() in title.casefold():
+        return title
+    return f"{title} ({parent})"
 
 
 def title_from_url(url: str) -> str:
@@ -834,6 +914,8 @@ def _extract(
         )
 
     anchors, h1, logos = _anchors(tree)
+    home_names = _home_link_names(tree, url)
+    parent_links = _parent_links(tree)
     if chosen is not None:  # the site's content_selector names the main region
         region: MainRegion | None = MainRegion(chosen, "selector")
     else:
@@ -843,11 +925,13 @@ def _extract(
         remove_chrome(region.element, region.kind)  # a toctree is not what makes an index
         h1 = region_h1(region.element) or h1
     not_knowledge = index_or_search(tree, region.element if region is not None else None)
-    site_names = tuple(n for n in (site_name, og_site, *logos, *_home_link_names(tree, url)) if n)
+    site_names = tuple(n for n in (site_name, og_site, *logos, *home_names) if n)
     suffix = selectors.title_suffix if selectors is not None else None
     raw_title = remove_title_suffix(raw_title, suffix)
     title = _clean_title(raw_title, site_names, h1) or h1 or title_from_url(url)
     title = remove_title_suffix(title, suffix)
+    parent = _parent_title(parent_links, url, title, site_names)
+    title = qualify_title(title, parent)
 
     page = ExtractedPage(
         url=url,
@@ -862,6 +946,7 @@ def _extract(
         nofollow=nofollow,
         html_lang=html_lang,
         anchors=anchors,
+        parent_title=parent or None,
     )
     if noindex or not_knowledge:
         page.skip_reason = "noindex" if noindex else not_knowledge

@@ -294,8 +294,20 @@ def remove_chrome(region: HtmlElement, kind: str = "") -> None:
             and (len(element) == 0 or (len(element) == 1 and len(element[0]) == 0))
             and element.text_content().strip().rstrip(":").casefold() in _TOC_LABELS
             and element.getparent() is not None
+            and not _is_section_heading(element)
         ):
             element.drop_tree()
+
+
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+def _is_section_heading(element: HtmlElement) -> bool:
+    """A heading with an anchor id of its own (``<h2><a id="md_toc"></a>Table of Contents``)
+    titles a section about tables of contents (Doxygen's Markdown guide): not a stray label."""
+    if element.tag not in _HEADING_TAGS:
+        return False
+    return bool(element.get("id") or (len(element) == 1 and element[0].get("id")))
 
 
 _H1 = etree.XPath(".//h1|.//div[" + has_class("headertitle") + "]//div[" + has_class("title") + "]")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -79,19 +80,50 @@ def _worker_main(
         conn.send_bytes(b"")  # ready
     except OSError:
         return  # the crawler is gone already
+    trim = _malloc_trim()
     while True:
         try:
-            args = pickle.loads(conn.recv_bytes())
+            data = conn.recv_bytes()
+            args = pickle.loads(data)
         except (EOFError, OSError):
             return  # the crawler closed the pool, or is gone
+        size = len(data)
+        del data
         try:
             reply = pickle.dumps((True, func(*args)), pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # a bug on one page: the crawler logs it, the worker goes on
             reply = pickle.dumps((False, type(exc).__name__), pickle.HIGHEST_PROTOCOL)
+        del args
         try:
             conn.send_bytes(reply)
         except OSError:
             return
+        del reply
+        if size >= BIG_PAGE_BYTES:
+            release_memory(trim)
+
+
+BIG_PAGE_BYTES = 512 * 1024
+"""After a page this big (pickled), a worker gives the memory of its tree back at once."""
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None elsewhere): returns freed heap pages to the system."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+def release_memory(trim: Callable[[int], int] | None) -> None:
+    """Free what one big page left behind: cycles (lxml proxies, the converter's buffers),
+    then the heap's free pages. The tree of a 2.5 MB page takes ~100 MB; freed but kept by
+    malloc, it stays in the worker's RSS until the next big page. ~2-5 ms, big pages only."""
+    gc.collect()
+    if trim is not None:
+        trim(0)
 
 
 @contextlib.contextmanager

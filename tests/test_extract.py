@@ -658,6 +658,7 @@ def test_results_are_picklable_and_json_serialisable(docs: ExtractedPage) -> Non
         "content_hash",
         "skip_reason",
         "extractor",
+        "parent_title",
     }
     assert pickle.loads(pickle.dumps(docs)) == docs
     options = ExtractOptions(forced_language="fr", min_chars=10)

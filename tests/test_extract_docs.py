@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import ExtractedPage, ExtractOptions, clean_title, extract_page
+from crawler.extract import (
+    ExtractedPage,
+    ExtractOptions,
+    clean_title,
+    extract_page,
+    qualify_title,
+)
 from tests.crawl_runner import crawl_site, write_site
 from tests.servers.website import running_website
 
@@ -48,7 +54,7 @@ def test_sphinx_title_is_the_region_h1_even_with_a_dash(sphinx: ExtractedPage) -
 
 
 def test_docbook_headings_wrapped_in_titlepage_divs(docbook: ExtractedPage) -> None:
-    assert docbook.title == "7.2. Table Expressions"
+    assert docbook.title == "7.2. Table Expressions (Queries)"  # see test_qualify_title
     headings = [line for line in docbook.content.splitlines() if line.startswith("#")]
     assert headings == [
         "## 7.2. Table Expressions",
@@ -318,7 +324,7 @@ def test_article_pages_keep_their_main_text(name: str) -> None:
 
 KIND_PAGES = {
     "sphinx_page": "wavetool — Read and write wave files",
-    "docbook_page": "7.2. Table Expressions",
+    "docbook_page": "7.2. Table Expressions (Queries)",  # its parent: a short title
     "10-lists": "Privacy statement",
     "11-article-in-aside": "Ten ways to celebrate Earth Day",
     "24-boilerplate-only-page": None,
@@ -410,3 +416,108 @@ def test_links_kept_absolute_when_the_site_asks_for_them() -> None:
     options = ExtractOptions(include_links=True)
     content = extract_page(html, "https://corp.example/legal/privacy.html", options).content
     assert "- [Python](https://corp.example/sdk/python)\n" in content
+
+
+# --------------------------------------------------------------------------- duplicate titles
+
+# Two pages of a DocBook XSL manual with the same one-word heading, in different chapters.
+_DOCBOOK_REF = """<html><head><title>{title}</title>
+<link rel="up" href="{up_href}" title="{up_title}" /></head><body>
+<div class="navheader"><table><tr><th colspan="3">{title}</th></tr><tr>
+<td><a accesskey="p" href="prev.html">Prev</a></td>
+<td><a accesskey="u" href="{up_href}" title="{up_title}">Up</a></td>
+<th>{up_title}</th>
+<td><a accesskey="h" href="index.html" title="Manual 3.1 Documentation">Home</a></td>
+</tr></table></div>
+<div class="refentry" id="X"><div class="refnamediv"><h2>{title}</h2>
+<p>{title} — define a cursor for the rows of a query, read one row at a time.</p></div>
+<div class="refsect1"><h2>Description</h2><p>{body}</p></div></div>
+<div class="navfooter"><a accesskey="h" href="index.html">Home</a></div></body></html>"""
+
+_SPHINX_PAGE = """<html><head><title>{title} — Soundkit 2.4 documentation</title></head><body>
+<div class="related" role="navigation"><h3>Navigation</h3><ul>
+<li class="right"><a href="../genindex.html" accesskey="I">index</a></li>
+<li><a href="../index.html">Soundkit 2.4 documentation</a> &#187;</li>
+{crumbs}<li class="nav-item nav-item-this"><a href="">{title}</a></li></ul></div>
+<div class="document"><div class="body" role="main"><section id="x"><h1>{title}</h1>
+<p>{body}</p></section></div></div></body></html>"""
+
+_BODY = "This page explains the matter at length, with enough words to be indexed. " * 4
+
+
+def _docbook_ref(title: str, up_href: str, up_title: str) -> ExtractedPage:
+    html = _DOCBOOK_REF.format(title=title, up_href=up_href, up_title=up_title, body=_BODY)
+    return extract_page(html, f"https://docs.example.org/{up_href}-{title.lower()}.html")
+
+
+def test_short_titles_name_their_parent_section_docbook() -> None:
+    sql = _docbook_ref("DECLARE", "sql-commands.html", "SQL Commands")
+    ecpg = _docbook_ref("DECLARE", "ecpg-sql-commands.html", "36.14. Embedded SQL Commands")
+    assert sql.title == "DECLARE (SQL Commands)"
+    assert ecpg.title == "DECLARE (Embedded SQL Commands)"  # the section number is dropped
+    assert ecpg.parent_title == "Embedded SQL Commands"
+    # a chapter directly under the home page has no parent but the site itself
+    top = _docbook_ref("Tutorial", "index.html", "Manual 3.1 Documentation")
+    assert top.title == "Tutorial"
+    assert top.parent_title is None
+
+
+def test_short_titles_name_their_parent_section_sphinx() -> None:
+    crumbs = '<li class="nav-item nav-item-1"><a href="index.html" accesskey="U">{}</a> &#187;</li>'
+    pages = {
+        name: extract_page(
+            _SPHINX_PAGE.format(title="Introduction", crumbs=crumbs.format(parent), body=_BODY),
+            f"https://docs.example.org/{name}/intro.html",
+            site_name="Soundkit",
+        )
+        for name, parent in (("library", "The Library Reference"), ("c-api", "The C API"))
+    }
+    assert pages["library"].title == "Introduction (The Library Reference)"
+    assert pages["c-api"].title == "Introduction (The C API)"
+    # a page at the top of the tree: the only crumb is the site's home page
+    top = extract_page(
+        _SPHINX_PAGE.format(title="Glossary", crumbs="", body=_BODY),
+        "https://docs.example.org/glossary.html",
+    )
+    assert top.title == "Glossary"
+
+
+def test_longer_titles_and_breadcrumbs_to_home_stay_as_they_are(
+    sphinx: ExtractedPage, docbook: ExtractedPage
+) -> None:
+    assert docbook.parent_title == "Queries"  # 'Chapter 7. Queries'
+    assert sphinx.title == "wavetool — Read and write wave files"  # over two words
+    assert page("docusaurus_page", site_name="Relay Docs").parent_title is None  # crumb: Home
+
+
+@pytest.mark.parametrize(
+    ("title", "parent", "expected"),
+    [
+        ("Introduction", "PL/pgSQL", "Introduction (PL/pgSQL)"),
+        ("43.1. Overview", "PL/pgSQL", "43.1. Overview (PL/pgSQL)"),
+        ("CREATE TABLE", "SQL Commands", "CREATE TABLE (SQL Commands)"),
+        ("ALTER DEFAULT PRIVILEGES", "SQL Commands", "ALTER DEFAULT PRIVILEGES"),
+        ("Introduction", None, "Introduction"),
+        ("Installation", "Installation", "Installation"),
+    ],
+)
+def test_qualify_title(title: str, parent: str | None, expected: str) -> None:
+    assert qualify_title(title, parent) == expected
+
+
+def test_section_titled_table_of_contents_is_kept() -> None:
+    # Doxygen's Markdown guide has a section about [TOC]; its own TOC label goes, the section stays
+    html = """<html><head><title>Doxygen: Markdown support</title></head><body>
+<div id="doc-content"><div class="header"><div class="headertitle"><div class="title">Markdown
+support</div></div></div><div class="contents"><div class="textblock">
+<div class="toc"><h3>Table of Contents</h3><ul><li><a href="#md_toc">Table of Contents</a></li>
+</ul></div><h3>Table of Contents</h3>
+<h2><a class="anchor" id="md_toc"></a>
+Table of Contents</h2>
+<p>Doxygen supports a special link marker <code>[TOC]</code> which can be placed in a page to
+produce a table of contents at the start of the page, listing all sections.</p>
+<p>Note that the TOC_INCLUDE_HEADINGS option has to be set to a value greater than zero,
+otherwise no table of contents is shown when using Markdown headers.</p>
+</div></div></div></body></html>"""
+    content = extract_page(html, "https://docs.example.org/markdown.html").content
+    assert content.startswith("# Markdown support\n\n## Table of Contents\n\nDoxygen supports")

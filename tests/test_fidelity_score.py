@@ -132,3 +132,52 @@ def test_code_comment_sections_counts_parts_titled_by_code() -> None:
     assert ref.code_comments == {"comment"}
     parts = [{"metadata": {"section": "Install"}}, {"metadata": {"section": "comment"}}]
     assert code_comment_sections(parts, ref) == 1
+
+
+DOCBOOK_PAGE = b"""<html><body><div class="navheader">Prev Up Next</div>
+<div class="sect1"><div class="titlepage"><div><div><h2 class="title">7.2. Table Expressions</h2>
+</div></div></div><div class="toc"><dl><dt><span class="sect2">7.2.1. The FROM Clause</span></dt>
+</dl></div>
+<div class="note"><h3 class="title">Note</h3><p>Never mix join syntaxes in one query.</p></div>
+<div class="procedure"><ol><li class="step"><p><strong>Stop the old server</strong></p>
+<p>Then wait for it to exit cleanly.</p></li></ol></div>
+<table><tr><th>State</th><th>Meaning</th></tr><tr><td>active</td><td><ul><li><p>executing a
+query</p></li></ul></td></tr></table>
+</div><div class="navfooter">Home</div></body></html>"""
+
+
+def test_docbook_admonition_titles_are_labels_and_the_toc_is_chrome() -> None:
+    ref = reference(parse_html(DOCBOOK_PAGE), CORPORA["postgresql"].region)
+    assert ref is not None
+    assert [h.strip() for h in ref.headings] == ["7 2 table expressions"]  # not "note"
+    assert ref.admonitions == [("note", "never mix join syntaxes in one query")]
+    assert "from" not in ref.tokens  # the div.toc entry is not the page's text
+    # a step scored by its first block; a list in a table cell counts with its table
+    assert [i.strip() for i in ref.items] == ["stop the old server"]
+    kept = score_page(ref, "## 7.2. Table Expressions\n\n1. **Stop the old server**\n\n   Then")
+    assert kept["headings"] == (1, 1)
+    assert kept["items"] == (1, 1)
+
+
+def test_sphinx_contents_nav_without_local_is_chrome() -> None:
+    page = SPHINX_PAGE.replace(b'class="contents local"', b'class="contents"')
+    ref = reference(parse_html(page), CORPORA["python"].region)
+    assert ref is not None
+    assert [i.strip() for i in ref.items] == ["first item here", "second item", "nested one"]
+
+
+def test_what_the_page_itself_says_is_no_leak() -> None:
+    page = b"""<html><body><div class="header"><div class="title">Markdown</div></div>
+<div class="contents"><p>Use 3 or more backticks (```) to fence code.</p>
+<dl><dt><code>$search</code></dt><dd>the search box</dd></dl>
+<p><code>&amp;para;</code> pilcrow sign: \xc2\xb6</p></div></body></html>"""
+    ref = reference(parse_html(page), CORPORA["doxygen"].region)
+    assert ref is not None
+    doc = (
+        "# Markdown\n\nUse 3 or more backticks (```) to fence code.\n\n"
+        "`$search`\n\nthe search box\n\n"
+    )
+    counts = score_page(ref, doc + "`&para;` pilcrow sign: ¶")
+    assert (counts["midline_fences"], counts["nav_leaks"], counts["pilcrows"]) == (0, 0, 0)
+    counts = score_page(ref, doc + "`&para;` pilcrow sign: ¶\n\nSearch\n\nMore ¶")
+    assert (counts["nav_leaks"], counts["pilcrows"]) == (1, 1)

@@ -200,6 +200,12 @@ def crawl(
         "cpu_ms_per_page_with_start": round(1000 * worker_cpu / pages, 1) if pages else None,
         "peak_rss_mb": round(sampler.peak_rss_mb, 1),
         "peak_pss_mb": round(sampler.peak_pss_mb, 1),
+        # each process's own peak: the crawler's, then the workers' (highest first)
+        "peak_rss_crawler_mb": round(sampler.peak_rss_by_pid.get(proc.pid, 0.0), 1),
+        "peak_rss_workers_mb": sorted(
+            (round(v, 1) for pid, v in sampler.peak_rss_by_pid.items() if pid != proc.pid),
+            reverse=True,
+        ),
         "stats": {k: v for k, v in stats.items() if k.startswith(("extract/", "kb/", "item_"))},
         "documents": result.documents(site["name"]),
         "log_tail": stderr[-2000:] if proc.returncode else "",
@@ -347,6 +353,8 @@ def score_corpus(
         "cpu_ms_per_page",
         "peak_rss_mb",
         "peak_pss_mb",
+        "peak_rss_crawler_mb",
+        "peak_rss_workers_mb",
     ):
         summary[key] = run[key]
     summary["returncode"] = run["returncode"]
@@ -409,6 +417,36 @@ def table(summaries: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """Two runs' summaries as one Markdown table, each cell 'before → after' (corpora of
+    ``after``; a corpus missing from ``before`` shows its after value alone)."""
+    old = {s["corpus"]: s for s in before}
+    head = ["metric", *(f"{s['corpus']} ({s['generator']})" for s in after), "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = [*ROWS[:-1], ("peak_rss_split", "peak RSS: crawler / each worker (MB)"), ROWS[-1]]
+    for key, label in rows:
+        target = TARGETS.get(key)
+        goal = f"{target[0]} {target[1]}" if target else ""
+        cells = []
+        for s in after:
+            now = _split_cell(s) if key == "peak_rss_split" else _cell(s, key)
+            prev = old.get(s["corpus"])
+            was = None
+            if prev is not None:
+                was = _split_cell(prev) if key == "peak_rss_split" else _cell(prev, key)
+            cells.append(now if was in (None, now, "–") else f"{was} → {now}")
+        lines.append("| " + " | ".join([label, *cells, goal]) + " |")
+    return "\n".join(lines)
+
+
+def _split_cell(summary: dict[str, Any]) -> str:
+    crawler = summary.get("peak_rss_crawler_mb")
+    if crawler is None:
+        return "–"
+    workers = " / ".join(str(w) for w in summary.get("peak_rss_workers_mb") or ())
+    return f"{crawler} / {workers}"
+
+
 def run_corpus(corpus: Corpus, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     root = ensure_corpus(corpus, install=not args.no_install)
     pages = corpus.pages(root)
@@ -449,7 +487,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per crawl")
     parser.add_argument("--no-install", action="store_true", help="never run apt-get")
     parser.add_argument("--keep", action="store_true", help="keep the crawl folders (outbox)")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("BEFORE", "AFTER"),
+        help="print two runs' --json files as one 'before → after' table, crawl nothing",
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        before, after = (json.loads(p.read_text("utf-8"))["corpora"] for p in args.compare)
+        print(compare(before, after))
+        return 0
     if args.limit < 0:
         parser.error("--limit must be positive")
     names = args.corpus or list(CORPORA)

@@ -71,8 +71,10 @@ SPHINX = Region(
     containers=("//div[@role='main']", f"//div[{_xp_class('body')}]"),
     drop=(
         f".//a[{_xp_class('headerlink')}]",
-        # in-page tables of contents: the "Contents" topic and the toctree of child pages
+        # in-page tables of contents: the "Contents" topic (docutils writes it as
+        # div.contents.topic, Sphinx >= 5 as nav.contents) and the toctree of child pages
         f".//*[{_xp_class('contents')} and ({_xp_class('local')} or {_xp_class('topic')})]",
+        f".//nav[{_xp_class('contents')}]",
         f".//div[{_xp_class('toctree-wrapper')}]",
     ),
     admonitions=(

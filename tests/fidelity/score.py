@@ -12,7 +12,8 @@ in order, inside the matching Markdown construct of the document:
 - a ``<pre>`` block (its first 40 words) inside one fenced code block;
 - an admonition's label followed by its first words (``Note`` then "You must…"), anywhere;
 - a table when 90 % of its non-empty cells are inside one pipe table;
-- a list item's first 6 words inside one list line (``-``, ``*``, ``+``, ``1.``).
+- a list item's first 6 words (of its first block) inside one list line (``-``, ``*``,
+  ``+``, ``1.``); a list inside a table cell counts with its table, not as items.
 
 Words kept is multiset recall: for each word, ``min(count in region, count in document)``
 summed, over the number of words in the region.
@@ -114,6 +115,8 @@ class Reference:
     items: list[str]  # phrases (first ITEM_WORDS words of the item's own text)
     element_texts: set[str] = field(default_factory=set)  # each element's words, joined
     code_comments: set[str] = field(default_factory=set)  # words of '#' lines in <pre>, joined
+    pilcrows: int = 0  # ¶ signs in the region's own text (a page about the sign)
+    backtick_runs: bool = False  # the region's text itself holds ``` or ~~~ (a Markdown guide)
 
 
 def parse_html(data: bytes) -> HtmlElement:
@@ -136,6 +139,12 @@ def reference(tree: HtmlElement, region: Region) -> Reference | None:
     tables: list[list[str]] = []
     admonitions: list[tuple[str, str]] = []
     for root in roots:
+        # Admonitions first: their label element is taken out of the copy, so a DocBook
+        # ``div.note > h3.title`` "Note" is scored as the admonition's label, not as a heading
+        # (the extraction writes it **Note** on purpose: a heading would open a section).
+        for xpath in region.admonitions:
+            for el in root.xpath(xpath):
+                admonitions.append(_admonition(el, region.labels))
         for el in root.iter():
             if not isinstance(el.tag, str):
                 continue
@@ -152,8 +161,12 @@ def reference(tree: HtmlElement, region: Region) -> Reference | None:
                 code_comments.update(
                     " ".join(words(line)) for line in code.splitlines() if line.strip()[:1] == "#"
                 )
-            elif tag == "li":
-                toks = words(_own_text(el))[:ITEM_WORDS]
+            elif tag == "li" and not _inside(el, "table"):
+                # first words of its first block: a step's title, not its title and body run
+                # together; a list in a table cell is scored with the table (a pipe table
+                # cell holds no list lines)
+                first = next((line for line in _own_text(el).splitlines() if words(line)), "")
+                toks = words(first)[:ITEM_WORDS]
                 if toks:
                     items.append(phrase(toks))
             elif (
@@ -170,11 +183,10 @@ def reference(tree: HtmlElement, region: Region) -> Reference | None:
                 own = " ".join(words(el.text_content()))
                 if 0 < len(own) <= 40:
                     element_texts.add(own)
-        for xpath in region.admonitions:
-            for el in root.xpath(xpath):
-                admonitions.append(_admonition(el, region.labels))
     return Reference(
         text_chars=len(" ".join(text.split())),
+        pilcrows=text.count("¶"),
+        backtick_runs="```" in text or "~~~" in text,
         tokens=tokens,
         headings=headings,
         pres=pres,
@@ -361,8 +373,8 @@ def chrome_lines(md: Markdown, ref: Reference | None) -> list[str]:
     known = ref.element_texts if ref is not None else set()
     for line in md.lines:
         toks = words(line)
-        if not toks or len(toks) > 5:
-            continue
+        if not toks or len(toks) > 5 or line.strip().startswith("`"):
+            continue  # a nav label is never code ('`$search`': a template variable)
         joined = " ".join(toks)
         if joined in known:
             continue
@@ -404,9 +416,10 @@ def score_page(ref: Reference, content: str) -> dict[str, Any]:
 
     out["tables"] = count("tables", [c for c in ref.tables], table_kept)
     out["items"] = count("items", ref.items, lambda i: _contained(i, md.list_lines))
-    out["midline_fences"] = md.midline_fences
+    # what the page itself says is no defect: a guide showing "3 or more backticks (```)"
+    out["midline_fences"] = 0 if ref.backtick_runs else md.midline_fences
     out["unbalanced_fences"] = md.unbalanced_fences
-    out["pilcrows"] = content.count("¶")
+    out["pilcrows"] = max(0, content.count("¶") - ref.pilcrows)
     leaks = chrome_lines(md, ref)
     out["nav_leaks"] = len(leaks)
     if leaks:

@@ -105,6 +105,7 @@ class TreeSampler:
     pss: bool = True
     samples: list[Sample] = field(default_factory=list)
     cpu_by_pid: dict[int, float] = field(default_factory=dict)
+    peak_rss_by_pid: dict[int, float] = field(default_factory=dict)  # MB, each process's own
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -129,7 +130,9 @@ class TreeSampler:
                 continue
             alive += 1
             self.cpu_by_pid[pid] = info[1]
-            rss += _rss_kb(pid)
+            own = _rss_kb(pid)
+            rss += own
+            self.peak_rss_by_pid[pid] = max(self.peak_rss_by_pid.get(pid, 0.0), own / 1024)
             if self.pss:
                 pss += _pss_kb(pid)
         if not alive:
