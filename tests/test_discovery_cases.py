@@ -7,6 +7,7 @@ The cases are copies of /work/shared/cases/ 03, 17, 20, 21 and 23 on the project
 
 from __future__ import annotations
 
+import re
 import socket
 from collections import Counter
 from pathlib import Path
@@ -224,6 +225,9 @@ def test_pages_cut_by_max_pages_are_recorded_and_lines_bounded(tmp_path: Path) -
         assert result.stat(f"skipped/{reason}") == n, reason
     capped = [r for r in lines if r["reason"] == "max_pages"]
     assert all(r["referer"] and r["referer"].startswith(site.url) for r in capped), capped
+    # The log's count is the records' count (in-flight pages cut at parse included).
+    logged = re.search(r"(\d+) page\(s\) not crawled \(max_pages", result.log)
+    assert logged and int(logged.group(1)) == report["skipped"]["max_pages"], result.log[-2000:]
 
 
 @pytest.mark.parametrize("robots", ["default", "missing"])
