@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,11 @@ def test_document_too_large_splits_smaller_and_remembers(tmp_path: Path, website
         docs = api.documents()
         assert all(len(d["content"]) <= 1200 for d in docs)
         assert result.stat("kb/resplit_documents") >= 1
+        # "N split pages" counts the pages split after the 413 too: pages of >1 document.
+        per_page = Counter(d["metadata"]["source_url"] for d in docs)
+        split_pages = sum(n > 1 for n in per_page.values())
+        assert split_pages >= 1 and result.stat("kb/pages_split") == split_pages
+        assert f"{split_pages} split pages" in result.log
         _assert_all_accounted(result, api.documents(), website)
         assert not result.pending(SITE) and not result.rejected(SITE)
         limits = json.loads((tmp_path / "state" / SITE / "limits.json").read_text())
