@@ -190,6 +190,8 @@ def test_outage_keeps_batches_pending_then_kb_flush_delivers(tmp_path: Path, web
         api.configure(outage=False)
         flush = run_scrapy(args[1:], tmp_path, env=env)
         assert flush.returncode == 0, flush.stderr[-3000:]
+        # kb-flush ends with crawl's verdict line.
+        assert flush.stderr.splitlines()[-1] == f"kbcrawler: {SITE}: done (exit status 0)"
         assert not flush.pending(SITE)
         assert {d["title"] for d in api.documents()} == {d["title"] for d in pending}
         assert flush.stat("kb/documents_posted") == len(pending)

@@ -171,9 +171,12 @@ class Command(ScrapyCrawlCommand):
         self.exitcode, why = exit_status(stats)
         site = getattr(crawler.spider, "site", None)
         name = getattr(site, "name", None) or name  # `-a config=PATH`: the site, not "site"
-        if why:
-            print(f"kbcrawler: {name}: {why} (exit status {self.exitcode})", file=sys.stderr)
-        if self.settings and self.settings.get("LOG_FILE"):  # scrapyd: the verdict in the job log
+        log_file = self.settings and self.settings.get("LOG_FILE")
+        if why or not log_file:  # the last line, for crawl and kb-flush alike
+            print(
+                f"kbcrawler: {name}: {why or 'done'} (exit status {self.exitcode})", file=sys.stderr
+            )
+        if log_file:  # scrapyd: the verdict in the job log
             logger.log(
                 logging.ERROR if why else logging.INFO,
                 "kbcrawler: %s: %s (exit status %d)", name, why or "done", self.exitcode,
