@@ -168,6 +168,9 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
             return
         stats = crawler.stats.get_stats() if crawler.stats else {}
+        forced_stop = getattr(crawler, "kb_forced_stop", None)
+        if not stats.get("finish_reason") and forced_stop is not None:
+            forced_stop()  # a second Ctrl-C: Scrapy stopped the reactor without closing
         self.exitcode, why = exit_status(stats)
         site = getattr(crawler.spider, "site", None)
         name = getattr(site, "name", None) or name  # `-a config=PATH`: the site, not "site"
