@@ -230,12 +230,18 @@ def test_pages_cut_by_max_pages_are_recorded_and_lines_bounded(tmp_path: Path) -
     assert logged and int(logged.group(1)) == report["skipped"]["max_pages"], result.log[-2000:]
 
 
-@pytest.mark.parametrize("robots", ["default", "missing"])
-def test_robots_txt_fetched_once_per_run(tmp_path: Path, robots: str) -> None:
+@pytest.mark.parametrize(
+    ("robots", "named"), [("default", False), ("missing", False), ("default", True)]
+)
+def test_robots_txt_fetched_once_per_run(tmp_path: Path, robots: str, named: bool) -> None:
     """Scrapy's RobotsTxtMiddleware fetches robots.txt; the spider reads its Sitemap lines
-    from that parse instead of a second request (200 with sitemaps, or 404)."""
+    from that parse instead of a second request (200 with sitemaps, or 404; also when the
+    site file names robots.txt in sitemap_urls)."""
     with running_website(tmp_path, robots=robots) as site:
-        config = write_site(tmp_path, "once", start_urls=[site.url + "/"], follow_links=True)
+        keys: dict[str, Any] = {"sitemap_urls": [site.url + "/robots.txt"]} if named else {}
+        config = write_site(
+            tmp_path, "once", start_urls=[site.url + "/"], follow_links=True, **keys
+        )
         result = crawl_site(config, tmp_path)
         requests = site.requested_paths()
     assert result.returncode == 0, result.stderr[-3000:]

@@ -280,15 +280,15 @@ class SiteSpider(Spider):
         if self.pool is not None:
             self.pool.start()
         sitemaps = list(self.site.sitemap_urls)
+        parts = map(urlsplit, self.site.start_urls)
+        starts = {f"{p.scheme}://{p.netloc}/robots.txt" for p in parts}
         if not sitemaps:  # still find the site's sitemaps through its robots.txt
-            parts = map(urlsplit, self.site.start_urls)
-            robots = [f"{p.scheme}://{p.netloc}/robots.txt" for p in parts]
-            if self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
-                # Scrapy's RobotsTxtMiddleware fetches it once, for the start URL: its Sitemap
-                # lines come from that parse (_robots_parsed), not from a second request.
-                self.robots_pending = set(robots)
-            else:
-                sitemaps = robots
+            sitemaps = sorted(starts)
+        if self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            # Scrapy's RobotsTxtMiddleware fetches a start URL's robots.txt once: its Sitemap
+            # lines come from that parse (_robots_parsed), not from a second request.
+            self.robots_pending = starts.intersection(sitemaps)
+            sitemaps = [url for url in sitemaps if url not in self.robots_pending]
         for url in dict.fromkeys(sitemaps):
             yield self.sitemap_request(url)
         for url in self.site.start_urls:
