@@ -67,6 +67,10 @@ class DiskQueueScheduler(Scheduler):
         if rest and records is not None:
             records.count_unlisted(why, rest)
         if count or rest:
+            # The run's total of the reason, as the records and the summary count it: pages
+            # downloaded after the limit was reached are not extracted either.
+            total = records.counts.get(why, 0) if records is not None else count + rest
             logger.info(
-                "%d queued page(s) not crawled (%s): recorded as %s", count + rest, reason, why
-            )
+                "%d page(s) not crawled (%s; %d still queued): recorded as %s",
+                max(total, count + rest), reason, count + rest, why,
+            )  # fmt: skip

@@ -71,6 +71,7 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
     report = LiveReport()
     obey = settings.getbool("ROBOTSTXT_OBEY")
     parsers: dict[str, Any] = {}  # site root -> ROBOTSTXT_PARSER instance (None: allow all)
+    listed: dict[str, list[str]] = {}  # site root -> the Sitemap: lines of its robots.txt
     robots_parser = load_object(settings["ROBOTSTXT_PARSER"])
     with PoliteFetcher(settings, site) as fetcher:
         agent = fetcher.user_agent
@@ -92,11 +93,12 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
                 delay = parser.crawl_delay(agent)
                 if delay:
                     fetcher.host_delay(host_of(url), delay)
-                found = robots_sitemap_urls(response.body, response.url)
+                found = list(robots_sitemap_urls(response.body, response.url))
+                listed[base] = found
                 report.robots.append(
                     f"{base}/robots.txt: HTTP {response.status}, "
                     f"Crawl-delay {f'{delay:g}s' if delay else 'none'}, "
-                    f"{len(list(found))} sitemap(s) listed"
+                    f"{len(found)} sitemap(s) listed"
                 )
                 parsers[base] = parser
             return parsers[base]
@@ -108,11 +110,15 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
             if not allowed:
                 report.problems.append(f"robots.txt disallows the start URL {url}")
 
+        # Without sitemap_urls the sitemaps are those robots.txt lists, read above once: a
+        # missing robots.txt means "all allowed, no sitemap", not a problem.
         queue: list[tuple[str, int]] = [(u, 0) for u in site.sitemap_urls]
         if not site.sitemap_urls:
             for url in site.start_urls:
                 parts = urlsplit(url)
-                queue.append((f"{parts.scheme}://{parts.netloc}/robots.txt", 0))
+                for found in listed.get(f"{parts.scheme}://{parts.netloc}", []):
+                    if host_allowed(host_of(found), spider.allowed_domains):
+                        queue.append((found, 0))
         seen: set[str] = set()
         kept: set[int] = set()  # url_key of kept URLs: 8 bytes each, not the URL
         over_distinct = False
@@ -135,11 +141,6 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
                 continue
             if response.status >= 400:
                 report.problems.append(f"sitemap {url}: HTTP {response.status}")
-                continue
-            if url.endswith("/robots.txt"):
-                for found in robots_sitemap_urls(response.body, response.url):
-                    if host_allowed(host_of(found), spider.allowed_domains):
-                        queue.append((found, level))
                 continue
             body = sitemap_body(response, max_size)
             if body is None:

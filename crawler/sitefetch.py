@@ -133,6 +133,8 @@ class PoliteFetcher:
                 status = answer.status_code
         except httpx.HTTPError as exc:
             raise FetchError(f"{url}: {type(exc).__name__} ({exc})") from None
+        finally:  # the pause runs from the end of this answer: never shorter at the server
+            self._last[host_of(url)] = time.monotonic()
         cls = responsetypes.from_args(headers=headers, url=url, body=body)
         return cls(url=url, status=status, headers=headers, body=body, request=Request(url))
 

@@ -132,4 +132,5 @@ class RobotsTxtParser(ProtegoRobotParser):
 
     def __init__(self, robotstxt_body: bytes, spider: Spider | None):
         self.spider = spider
+        self.body = robotstxt_body  # the spider reads its Sitemap lines (robots_parsed)
         self.rp = Protego.parse(decode_text(robotstxt_body))

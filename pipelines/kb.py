@@ -505,6 +505,8 @@ class KnowledgeBasePipeline:
             self.stats.inc_value(
                 "kb/resplit_documents", sum(len(d["content"]) > limit for d in page_docs)
             )
+            if single and len(pieces) > 1:
+                self.stats.inc_value("kb/pages_split")  # one document before, split now
             if len(pieces) != len(page_docs):
                 self._parts_added(url, batch, len(pieces) - len(page_docs))
             docs.extend(pieces)

@@ -90,6 +90,9 @@ class SiteLock:
             self.held = False
 
 
+FORCED_STOP = "shutdown_forced"  # close reason after a second Ctrl-C
+
+
 class SyncPipeline:
     """Drops duplicate and unchanged pages; finishes the run's state and report."""
 
@@ -149,6 +152,19 @@ class SyncPipeline:
         )
         self.crawler.kb_records = self.records
         spider.records = self.records
+        self.crawler.kb_forced_stop = self.forced_stop  # crawl.py calls it after the reactor
+
+    def forced_stop(self) -> None:
+        """After Scrapy's unclean shutdown (a second Ctrl-C stops the reactor; no
+        ``spider_closed`` fires): write the run report (complete: false) and commit what the
+        sync state holds (the pages the knowledge base confirmed), so the next run does not
+        send them again. Undelivered documents stay in the outbox or are crawled again.
+        Sets the stat ``finish_reason`` to ``shutdown_forced`` (exit status 7)."""
+        if self.state is None or self.crawler.spider is None:
+            return
+        logger.warning("Forced stop: writing the sync state and the run report")
+        self.stats.set_value("finish_reason", FORCED_STOP)
+        self.spider_closed(self.crawler.spider, FORCED_STOP)
 
     # -- the run's per-URL records (crawler/runrecords.py) ----------------------------
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:

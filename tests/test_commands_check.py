@@ -65,3 +65,20 @@ def test_live_reads_robots_and_sitemaps_politely_and_estimates_a_run(tmp_path: P
     assert all(p == "/robots.txt" or "sitemap" in p for p in paths), paths
     times = [r["time"] for r in requests if r["host"] == site.netloc]
     assert all(b - a >= 0.19 for a, b in itertools.pairwise(times)), times
+
+
+def test_live_site_without_robots_txt_is_not_a_problem(tmp_path: Path) -> None:
+    """No robots.txt (404) means everything allowed and no sitemap: exit 0, one request,
+    and ``site -a config=PATH`` is accepted as by crawl."""
+    with running_website(tmp_path, robots="missing") as site:
+        config = write_site(tmp_path, "plain", start_urls=[site.url + "/"], follow_links=True)
+        result = run_scrapy(["kb-check", "site", "-a", f"config={config}", "--live"], tmp_path)
+        requests = site.requests()
+    out = result.stdout
+    assert result.returncode == 0, (out, result.stderr)
+    assert "PROBLEM" not in out and "plain: ok" in out
+    assert "robots.txt: HTTP 404 (all allowed)" in out
+    assert "no sitemap found" in out and "(1 requests made)" in out
+    assert [r["path"] for r in requests] == ["/robots.txt"]
+    result = run_scrapy(["kb-check", "books", "-a", f"config={config}"], tmp_path)
+    assert result.returncode == 2 and "goes with the site 'site'" in result.stderr

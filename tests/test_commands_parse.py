@@ -51,6 +51,7 @@ def test_parse_prints_and_writes_the_documents_a_crawl_posts(tmp_path: Path) -> 
         crawl = crawl_site(config, tmp_path, env=env)
     assert named.returncode == 0, named.stderr[-3000:]
     assert "Cannot find callback" not in named.stderr and "Traceback" not in named.stderr
+    assert "Deprecat" not in named.stderr + found.stderr  # no "returned a Deferred" warning
     assert "# Scraped Items" in named.stdout and "Large Reference Page (50 KB)" in named.stdout
     assert found.returncode == 0 and "Large Reference Page (50 KB)" in found.stdout
     written = [json.loads(line) for line in out.read_text().splitlines()]

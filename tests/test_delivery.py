@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,8 @@ def test_outage_keeps_batches_pending_then_kb_flush_delivers(tmp_path: Path, web
         api.configure(outage=False)
         flush = run_scrapy(args[1:], tmp_path, env=env)
         assert flush.returncode == 0, flush.stderr[-3000:]
+        # kb-flush ends with crawl's verdict line.
+        assert flush.stderr.splitlines()[-1] == f"kbcrawler: {SITE}: done (exit status 0)"
         assert not flush.pending(SITE)
         assert {d["title"] for d in api.documents()} == {d["title"] for d in pending}
         assert flush.stat("kb/documents_posted") == len(pending)
@@ -203,6 +206,11 @@ def test_document_too_large_splits_smaller_and_remembers(tmp_path: Path, website
         docs = api.documents()
         assert all(len(d["content"]) <= 1200 for d in docs)
         assert result.stat("kb/resplit_documents") >= 1
+        # "N split pages" counts the pages split after the 413 too: pages of >1 document.
+        per_page = Counter(d["metadata"]["source_url"] for d in docs)
+        split_pages = sum(n > 1 for n in per_page.values())
+        assert split_pages >= 1 and result.stat("kb/pages_split") == split_pages
+        assert f"{split_pages} split pages" in result.log
         _assert_all_accounted(result, api.documents(), website)
         assert not result.pending(SITE) and not result.rejected(SITE)
         limits = json.loads((tmp_path / "state" / SITE / "limits.json").read_text())
@@ -641,3 +649,47 @@ def test_a_page_is_recorded_only_once_all_its_documents_are_confirmed(
             if d["metadata"]["source_url"] == guide
         }
         assert delivered >= set(range(1, max(guide_parts) + 1))
+
+
+def test_double_ctrl_c_keeps_the_sync_state_and_writes_the_report(
+    tmp_path: Path, website: Any
+) -> None:
+    """A second SIGINT makes Scrapy stop the reactor without closing the spider: the run
+    report is still written (complete: false), exit 7, and what the API confirmed before
+    is in the sync state, so the next run does not send it again."""
+    site_file = _site_file(tmp_path, website)
+    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL) as api:
+        cmd = [sys.executable, "-m", "scrapy", "crawl", "site", "-a", f"config={site_file}",
+               "-s", "KB_MAX_BATCH_DOCS=2", "-s", "AUTOTHROTTLE_ENABLED=False",
+               "-s", "DOWNLOAD_DELAY=0.5", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=_env(tmp_path, api), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not api.documents():
+            time.sleep(0.1)
+        confirmed = _urls(api.documents())
+        assert confirmed and proc.poll() is None, "no delivery before the crawl ended"
+        api.configure(delay_seconds=30)  # the graceful close now waits on the knowledge base
+        proc.send_signal(signal.SIGINT)
+        log = []
+        for line in proc.stderr:
+            log.append(line)
+            if "shutting down gracefully" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        log += proc.stderr.readlines()
+        assert proc.wait(timeout=120) == 7, "".join(log)[-3000:]
+    text = "".join(log)
+    assert "forcing unclean shutdown" in text
+    assert "(exit status 7)" in log[-1], log[-1]
+    report = CrawlResult(7, "", text, tmp_path / "outbox", tmp_path / "state").reports(SITE)[-1]
+    assert report["complete"] is False and report["close_reason"] == "shutdown_forced"
+
+    with running_kbapi(tmp_path, token=TOKEN, model_id=MODEL) as api:
+        again = crawl_site(site_file, tmp_path, env=_env(tmp_path, api))
+        assert again.returncode == 0, again.stderr[-3000:]
+        resent = _urls(api.documents()) & confirmed
+    assert not resent, resent

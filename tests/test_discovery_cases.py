@@ -7,6 +7,7 @@ The cases are copies of /work/shared/cases/ 03, 17, 20, 21 and 23 on the project
 
 from __future__ import annotations
 
+import re
 import socket
 from collections import Counter
 from pathlib import Path
@@ -224,3 +225,34 @@ def test_pages_cut_by_max_pages_are_recorded_and_lines_bounded(tmp_path: Path) -
         assert result.stat(f"skipped/{reason}") == n, reason
     capped = [r for r in lines if r["reason"] == "max_pages"]
     assert all(r["referer"] and r["referer"].startswith(site.url) for r in capped), capped
+    # The log's count is the records' count (in-flight pages cut at parse included).
+    logged = re.search(r"(\d+) page\(s\) not crawled \(max_pages", result.log)
+    assert logged and int(logged.group(1)) == report["skipped"]["max_pages"], result.log[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("robots", "named"), [("default", False), ("missing", False), ("default", True)]
+)
+def test_robots_txt_fetched_once_per_run(tmp_path: Path, robots: str, named: bool) -> None:
+    """Scrapy's RobotsTxtMiddleware fetches robots.txt; the spider reads its Sitemap lines
+    from that parse instead of a second request (200 with sitemaps, or 404; also when the
+    site file names robots.txt in sitemap_urls)."""
+    with running_website(tmp_path, robots=robots) as site:
+        keys: dict[str, Any] = {"sitemap_urls": [site.url + "/robots.txt"]} if named else {}
+        config = write_site(
+            tmp_path, "once", start_urls=[site.url + "/"], follow_links=True, **keys
+        )
+        result = crawl_site(config, tmp_path)
+        requests = site.requested_paths()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert requests.count("/robots.txt") == 1, requests
+    assert (X.SITEMAP_INDEX in requests) == (robots == "default")
+
+
+def test_unreachable_site_one_robots_txt_attempt_chain(tmp_path: Path) -> None:
+    base = f"http://127.0.0.1:{_free_port()}"
+    config = write_site(tmp_path, "gone", start_urls=[base + "/"])
+    result = crawl_site(config, tmp_path, settings={"RETRY_TIMES": "2"})
+    assert result.returncode == 8, result.stderr[-3000:]
+    gave_up = [ln for ln in result.stderr.splitlines() if "Gave up retrying" in ln]
+    assert len([ln for ln in gave_up if "/robots.txt" in ln]) == 1, gave_up

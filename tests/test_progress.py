@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from crawler.extensions.progress import display_cells
 from tests.crawl_runner import REPO_ROOT, crawl_env, write_site
 from tests.servers.website import running_website
 
@@ -66,11 +67,12 @@ def test_a_log_file_gets_a_progress_line_every_period(tmp_path: Path, slow_site:
     assert f"{PAGES} documents delivered, 0 pending, ETA 0m00s" in end.group(1)
 
 
+@pytest.mark.parametrize("columns", [160, 80])
 def test_a_terminal_gets_a_live_display_and_no_progress_lines(
-    tmp_path: Path, slow_site: Path
+    tmp_path: Path, slow_site: Path, columns: int
 ) -> None:
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     env = {**crawl_env(tmp_path), "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
     proc = subprocess.Popen(
@@ -93,10 +95,27 @@ def test_a_terminal_gets_a_live_display_and_no_progress_lines(
     out = b"".join(chunks).decode("utf-8", "replace")
     plain = ANSI.sub("", out)
     assert ANSI.search(out), "no terminal control sequences: no live display"
-    assert re.search(rf"[1-9]\d*/{PAGES} pages crawled +━", plain), plain[-3000:]
-    assert re.search(r"\d+ documents delivered, \d+ pending", plain)
-    assert "ETA " in plain and " queued" in plain
+    # The display is one line within the terminal's width (no wrap): the bar when it fits.
+    lines = re.split(r"[\r\n]+", plain)
+    shown = [ln for ln in lines if " queued" in ln and "ETA " in ln and "Progress:" not in ln]
+    assert shown and all(len(ln.rstrip()) < columns for ln in shown), shown
+    if columns == 160:
+        assert re.search(rf"[1-9]\d*/{PAGES} pages crawled +━", plain), plain[-3000:]
+        assert re.search(r"\d+ documents delivered, \d+ pending", plain)
+    else:
+        assert re.search(rf"[1-9]\d*/{PAGES} pages .*\d+ delivered, \d+ pending", plain)
     # The log goes on above the display, and no periodic progress lines are logged.
     assert "Spider closed (finished)" in plain
     assert not re.search(r"Progress: .*ETA \S+\r?\n", plain)
     assert re.search(rf"Progress: {PAGES} of ~{PAGES} pages crawled .* \(end\)", plain)
+
+
+def test_display_cells_fit_the_terminal() -> None:
+    n = {"pages": 1234, "total": 5000, "per_min": 35.2, "queued": 400, "delivered": 1200,
+         "pending": 34, "eta_seconds": 3700.0}  # fmt: skip
+    for width in range(20, 200):
+        labels, bar = display_cells(n, width)
+        used = sum(map(len, labels)) + bar + 2 * (len(labels) - (0 if bar else 1))
+        assert used < width or labels == display_cells(n, 20)[0], (width, labels, bar)
+    assert display_cells(n, 160)[1] == 30 and display_cells(n, 80)[1] == 0
+    assert display_cells({**n, "total": None}, 160)[1] == 0

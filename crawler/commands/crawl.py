@@ -184,12 +184,18 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
             return
         stats = crawler.stats.get_stats() if crawler.stats else {}
+        forced_stop = getattr(crawler, "kb_forced_stop", None)
+        if not stats.get("finish_reason") and forced_stop is not None:
+            forced_stop()  # a second Ctrl-C: Scrapy stopped the reactor without closing
         self.exitcode, why = exit_status(stats)
         site = getattr(crawler.spider, "site", None)
         name = getattr(site, "name", None) or name  # `-a config=PATH`: the site, not "site"
-        if why:
-            print(f"kbcrawler: {name}: {why} (exit status {self.exitcode})", file=sys.stderr)
-        if self.settings and self.settings.get("LOG_FILE"):  # scrapyd: the verdict in the job log
+        log_file = self.settings and self.settings.get("LOG_FILE")
+        if why or not log_file:  # the last line, for crawl and kb-flush alike
+            print(
+                f"kbcrawler: {name}: {why or 'done'} (exit status {self.exitcode})", file=sys.stderr
+            )
+        if log_file:  # scrapyd: the verdict in the job log
             logger.log(
                 logging.ERROR if why else logging.INFO,
                 "kbcrawler: %s: %s (exit status %d)", name, why or "done", self.exitcode,

@@ -17,7 +17,7 @@ from crawler.commands.crawl import check_settings, check_site
 from crawler.config import ConfigError, packaged_site_files
 from crawler.render import check_browser
 from crawler.sitecheck import live_check, render_live
-from crawler.sitecommands import EXIT_USAGE, config_error_line, site_spider
+from crawler.sitecommands import EXIT_USAGE, SiteCommand, config_error_line, site_spider
 
 if TYPE_CHECKING:
     import argparse
@@ -44,6 +44,10 @@ class Command(ScrapyCommand):
             action="store_true",
             help="fetch robots.txt and sitemaps; print counts, samples and an estimate of a run",
         )
+        group.add_argument(
+            "-a", dest="spargs", action="append", default=[], metavar="NAME=VALUE",
+            help="spider argument: `site -a config=PATH` checks that site file (as crawl)",
+        )  # fmt: skip
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
@@ -55,6 +59,14 @@ class Command(ScrapyCommand):
             self.exitcode = EXIT_USAGE
             return
         targets = list(args) if args and not opts.all else list(packaged_site_files())
+        config = SiteCommand.config_arg(opts)
+        if config is not None:
+            if targets != ["site"]:
+                print("kbcrawler: -a config=PATH goes with the site 'site': "
+                      "scrapy kb-check site -a config=PATH", file=sys.stderr)  # fmt: skip
+                self.exitcode = EXIT_USAGE
+                return
+            targets = [config]
         status = 0
         for target in targets:
             is_file = target.endswith((".yaml", ".yml")) or "/" in target

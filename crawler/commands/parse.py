@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from scrapy import Request
 from scrapy.commands.parse import Command as ScrapyParseCommand
+from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.config import ConfigError, load_packaged_site, packaged_site_files
 from crawler.explain import documents_of, learned_limit
@@ -22,9 +24,10 @@ from crawler.urls import host_allowed, host_of
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from scrapy.http import Response
+    from scrapy.spiders import Spider
 
 DOCUMENTS_CALLBACK = "parse_documents"
 
@@ -40,6 +43,17 @@ async def parse_documents(self: SiteSpider, response: Response) -> AsyncIterator
                 yield document
         else:
             yield output
+
+
+def awaiting(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """``callback`` (Scrapy's parse wrapper, which returns a Deferred) as a coroutine function:
+    a spider callback returning a Deferred is deprecated (ScrapyDeprecationWarning)."""
+
+    async def wrapper(response: Response, **cb_kwargs: Any) -> Any:
+        return await maybe_deferred_to_future(callback(response, **cb_kwargs))
+
+    wrapper.__name__ = getattr(callback, "__name__", "callback")
+    return wrapper
 
 
 def site_for_url(url: str) -> str | None:
@@ -71,6 +85,20 @@ class Command(ScrapyParseCommand):
         # Scrapy's parse hands items to the feed exports only when it sees -o; -O counts too.
         if getattr(opts, "overwrite_output", None) and not opts.output:
             opts.output = opts.overwrite_output
+
+    def prepare_request(
+        self, spider: Spider, request: Request, opts: argparse.Namespace
+    ) -> Request:
+        request = super().prepare_request(spider, request, opts)
+        request.callback = awaiting(request.callback)
+        return request
+
+    def scraped_data(self, args: Any) -> list[Any]:
+        output = super().scraped_data(args)
+        for request in output:  # the follow-up requests (--depth): Scrapy's wrapper again
+            if isinstance(request, Request) and request.callback is not None:
+                request.callback = awaiting(request.callback)
+        return output
 
     def set_spidercls(self, url: str, opts: argparse.Namespace) -> None:
         if not opts.spider:

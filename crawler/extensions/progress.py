@@ -169,20 +169,51 @@ class Progress:
         from rich.text import Text
 
         n = self.numbers()
-        grid = Table.grid(padding=(0, 2))
-        total = f"/{n['total']}" if n["total"] else ""
-        cells: list[Any] = [Text(f"{n['pages']}{total} pages crawled", style="bold")]
-        if n["total"]:
-            cells.append(ProgressBar(total=n["total"], completed=min(n["pages"], n["total"]),
-                                     width=30))  # fmt: skip
-        cells += [
-            Text(f"{n['per_min']:.1f}/min"),
-            Text(f"{n['queued']} queued"),
-            Text(f"{n['delivered']} documents delivered, {n['pending']} pending"),
-            Text(f"ETA {_eta(n['eta_seconds'])}"),
-        ]
+        labels, bar = display_cells(n, self.live.console.width)
+        grid = Table.grid(padding=(0, CELL_GAP))
+        cells: list[Any] = [Text(label, no_wrap=True, overflow="ellipsis") for label in labels]
+        cells[0].stylize("bold")
+        if bar:
+            cells.insert(1, ProgressBar(total=n["total"], completed=min(n["pages"], n["total"]),
+                                        width=bar))  # fmt: skip
         grid.add_row(*cells)
         self.live.update(grid)
+
+
+CELL_GAP = 2  # spaces between the display's cells
+BAR_WIDTHS = (30, 12)  # the bar's widths to try, widest first; none when neither fits
+
+
+def display_cells(n: dict[str, Any], width: int) -> tuple[list[str], int]:
+    """The terminal display's labels and bar width (0: no bar) for a ``width``-column terminal.
+
+    ``n`` is :func:`progress_numbers`' dict. The longest labels that fit one line win; the
+    bar goes first when a terminal is narrow, then the labels shorten. Past the shortest
+    labels the caller truncates (rich's ellipsis): the display never wraps.
+    """
+    total = f"/{n['total']}" if n["total"] else ""
+    eta = f"ETA {_eta(n['eta_seconds'])}"
+    variants = [
+        [f"{n['pages']}{total} pages crawled", f"{n['per_min']:.1f}/min", f"{n['queued']} queued",
+         f"{n['delivered']} documents delivered, {n['pending']} pending", eta],
+        [f"{n['pages']}{total} pages", f"{n['per_min']:.0f}/min", f"{n['queued']} queued",
+         f"{n['delivered']} delivered, {n['pending']} pending", eta],
+        [f"{n['pages']}{total}", f"{n['queued']} q", f"{n['delivered']} ok",
+         f"{n['pending']} pend", eta],
+    ]  # fmt: skip
+    usable = max(1, width - 1)  # the last column: some terminals wrap on it
+
+    def length(labels: list[str], bar: int) -> int:
+        parts = len(labels) + (1 if bar else 0)
+        return sum(map(len, labels)) + bar + CELL_GAP * (parts - 1)
+
+    for bar in BAR_WIDTHS if n["total"] else ():
+        if length(variants[0], bar) <= usable:
+            return variants[0], bar
+    for labels in variants:
+        if length(labels, 0) <= usable:
+            return labels, 0
+    return variants[-1], 0
 
 
 def _stderr_is_terminal() -> bool:

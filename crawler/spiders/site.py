@@ -95,6 +95,7 @@ class SiteSpider(Spider):
         self.beyond_depth: dict[str, tuple[str, int]] = {}
         self.beyond_depth_unlisted = 0
         self.render: RenderPolicy | None = None  # render_js: which pages the browser renders
+        self.robots_pending: set[str] = set()  # robots.txt URLs whose Sitemap lines we want
 
     @classmethod
     def load_config(cls, config: str | None) -> SiteConfig:
@@ -149,6 +150,7 @@ class SiteSpider(Spider):
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
+        crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
         return spider
 
     def _closed(self, reason: str = "") -> None:
@@ -300,10 +302,15 @@ class SiteSpider(Spider):
         if self.pool is not None:
             self.pool.start()
         sitemaps = list(self.site.sitemap_urls)
+        parts = map(urlsplit, self.site.start_urls)
+        starts = {f"{p.scheme}://{p.netloc}/robots.txt" for p in parts}
         if not sitemaps:  # still find the site's sitemaps through its robots.txt
-            for url in self.site.start_urls:
-                parts = urlsplit(url)
-                sitemaps.append(f"{parts.scheme}://{parts.netloc}/robots.txt")
+            sitemaps = sorted(starts)
+        if self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            # Scrapy's RobotsTxtMiddleware fetches a start URL's robots.txt once: its Sitemap
+            # lines come from that parse (_robots_parsed), not from a second request.
+            self.robots_pending = starts.intersection(sitemaps)
+            sitemaps = [url for url in sitemaps if url not in self.robots_pending]
         for url in dict.fromkeys(sitemaps):
             yield self.sitemap_request(url)
         if self.site.seed_llms_txt:
@@ -342,11 +349,7 @@ class SiteSpider(Spider):
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         level = response.meta.get("kb_sitemap_level", 0)
         if response.url.endswith("/robots.txt"):
-            for url in robots_sitemap_urls(response.body, response.url):
-                if host_allowed(host_of(url), self.allowed_domains):
-                    yield self.sitemap_request(url, level)
-                else:
-                    self.skip(url, "offsite", referer=response.url, what="sitemap")
+            yield from self._robots_sitemaps(response.body, response.url, level)
             return
         body = self._sitemap_body(response)
         if body is None:
@@ -425,6 +428,25 @@ class SiteSpider(Spider):
         if b"<urlset" not in head and b"<sitemapindex" not in head:
             return None
         return body
+
+    def _robots_sitemaps(self, body: bytes, robots_url: str, level: int = 0) -> Iterator[Request]:
+        for url in robots_sitemap_urls(body, robots_url):
+            if host_allowed(host_of(url), self.allowed_domains):
+                yield self.sitemap_request(url, level)
+            else:
+                self.skip(url, "offsite", referer=robots_url, what="sitemap")
+
+    def _robots_parsed(self, robotparser: Any, request: Request) -> None:
+        """Signal ``robots_parsed``: the sitemaps a start URL's robots.txt lists, read from
+        the bytes Scrapy's RobotsTxtMiddleware fetched (``RobotsTxtParser.body``)."""
+        parts = urlsplit(request.url)
+        robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+        body = getattr(robotparser, "body", None)
+        if robots_url not in self.robots_pending or body is None:
+            return
+        self.robots_pending.discard(robots_url)
+        for sitemap in self._robots_sitemaps(body, robots_url):
+            self.crawler.engine.crawl(sitemap)
 
     def sitemap_failed(self, failure: Any) -> None:
         self.crawler.stats.inc_value("sitemap/failed")

@@ -1151,7 +1151,8 @@ REDIRECTS: dict[str, tuple[int, str]] = {
 #   bom-sitemap-first  UTF-8 BOM, CRLF, "Sitemap:" on the first line (right after the BOM)
 #   utf16-cr           UTF-16 with BOM, CR line endings, "  Sitemap :" with whitespace
 #   disallow-all       "User-agent: *  Disallow: /"
-ROBOTS_VARIANTS = ("default", "bom-sitemap-first", "utf16-cr", "disallow-all")
+#   missing            404 (no robots.txt: everything allowed, no sitemap)
+ROBOTS_VARIANTS = ("default", "bom-sitemap-first", "utf16-cr", "disallow-all", "missing")
 
 
 @dataclass(frozen=True)
@@ -2212,7 +2213,9 @@ class WebsiteHandler(BaseHTTPRequestHandler):
             body = f"<html><body><h1>Error {mode}</h1></body></html>\n".encode()
             self._send(mode, body, "text/html; charset=utf-8")
             return
-        if path == "/robots.txt":
+        if path == "/robots.txt" and site.robots == "missing":
+            self._send(404, b"not found\n", "text/plain; charset=utf-8")
+        elif path == "/robots.txt":
             self._send(200, site.robots_body(), "text/plain; charset=utf-8")
         elif path == "/sitemap_index.xml":
             self._send(200, site.sitemap_index(), "application/xml")
