@@ -505,14 +505,21 @@ def _heading_id(heading: HtmlElement) -> str | None:
         ident = link.get("id") or link.get("name")
         if ident and ident.strip():
             return ident.strip()
-    parent = heading.getparent()
-    if (
-        parent is not None
-        and parent.tag in ("section", "div", "article")
-        and parent.get("id")
-        and next(parent.iterchildren(tag=etree.Element), None) is heading
-    ):
-        return parent.get("id", "").strip() or None
+    # Walk up while everything before the node in its parent carries no text (Sphinx's
+    # <span id="label"></span> before the heading, DocBook's titlepage <div>s): the first
+    # section/div/article id on the way is the heading's fragment.
+    node = heading
+    parent = node.getparent()
+    while parent is not None and parent.tag in ("section", "div", "article", "header", "hgroup"):
+        if (parent.text or "").strip() or any(
+            (prev.text_content() or "").strip() or (prev.tail or "").strip()
+            for prev in node.itersiblings(preceding=True)
+        ):
+            return None
+        ident = parent.get("id", "").strip()
+        if ident and parent.tag in ("section", "div", "article"):
+            return ident
+        node, parent = parent, parent.getparent()
     return None
 
 

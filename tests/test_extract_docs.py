@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from crawler.extract import ExtractedPage, ExtractOptions, clean_title, extract_page
+from pipelines.split import split_document
 from tests.crawl_runner import crawl_site, write_site
 from tests.servers.website import running_website
 
@@ -55,6 +56,34 @@ def test_docbook_headings_wrapped_in_titlepage_divs(docbook: ExtractedPage) -> N
         "### 7.2.1. The `FROM` Clause",
         "### 7.2.2. The `WHERE` Clause",
     ]
+
+
+def test_headings_take_their_section_id_past_empty_anchors_and_wrappers(
+    sphinx: ExtractedPage, docbook: ExtractedPage
+) -> None:
+    # Sphinx: <section id><span id="label"></span><h2>; DocBook: <div class="sect2" id>
+    # <div class="titlepage"><div><div><h3>. Both ids are the section's fragment.
+    assert sphinx.anchors["Formats"] == "formats"
+    assert sphinx.anchors["Menus"] == "menus"
+    assert docbook.anchors == {
+        "7.2. Table Expressions": "QUERIES-TABLE-EXPRESSIONS",
+        "7.2.1. The FROM Clause": "QUERIES-FROM",
+        "7.2.2. The WHERE Clause": "QUERIES-WHERE",
+    }
+    doc = {"url": "https://docs.example.org/q.html", "title": docbook.title}
+    doc["content"] = docbook.content
+    parts = split_document(doc, 600, anchors=docbook.anchors)
+    urls = [part["url"] for part in parts]
+    assert len(parts) > 1 and len(set(urls)) == len(urls)
+    assert "https://docs.example.org/q.html#QUERIES-WHERE" in urls
+
+
+def test_text_before_a_heading_keeps_the_section_id_off_it() -> None:
+    html = (
+        '<html><body><main><h1>T</h1><div id="intro"><p>Intro text.</p>'
+        "<h2>Later</h2><p>Body of the later section, long enough.</p></div></main></body></html>"
+    )
+    assert "Later" not in extract_page(html, "https://docs.example.org/t.html").anchors
 
 
 def test_heading_that_is_a_link_is_kept(sphinx: ExtractedPage) -> None:
