@@ -235,15 +235,18 @@ class _NotHtmlError(Exception):
 
 
 def _looks_binary(text: str) -> bool:
-    """Binary bodies (images/PDFs served as text/html) show up as NULs, controls or U+FFFD."""
+    """Binary bodies (images/PDFs served as text/html) show up as NULs, controls or U+FFFD.
+
+    A share, not a count: an HTML page with a few stray NULs (a CMS bug) is still a page,
+    while binary data has controls or replacement characters all through its first 4 KiB.
+    """
     sample = text[:_BINARY_SAMPLE_CHARS]
     if not sample:
         return False
     controls = len(_CONTROL_CHARS.findall(sample))
     replaced = sample.count("\ufffd")  # some mis-decoded accents are fine, binary is ~50 %
     return (
-        sample.count("\x00") > 1
-        or controls > max(1, len(sample) * _MAX_CONTROL_RATIO)
+        controls > max(8, len(sample) * _MAX_CONTROL_RATIO)
         or replaced > len(sample) * _MAX_REPLACEMENT_RATIO
     )
 
