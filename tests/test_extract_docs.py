@@ -86,6 +86,17 @@ def test_text_before_a_heading_keeps_the_section_id_off_it() -> None:
     assert "Later" not in extract_page(html, "https://docs.example.org/t.html").anchors
 
 
+def test_definition_term_that_is_only_punctuation_stays_visible(sphinx: ExtractedPage) -> None:
+    # python's "-" command-line option: a bare "-" line would be an empty bullet
+    assert "\n\n`-`\n\nRead the wave data from standard input.\n\n" in sphinx.content
+    assert "\n-\n" not in sphinx.content
+
+
+def test_docbook_title_page_rule_is_dropped(docbook: ExtractedPage) -> None:
+    assert docbook.content.startswith("## 7.2. Table Expressions\n\nA *table expression*")
+    assert "---\n" not in docbook.content.replace("| --- |", "")
+
+
 def test_heading_that_is_a_link_is_kept(sphinx: ExtractedPage) -> None:
     assert (
         "### Why is my file silent?\n\nThe sample width was probably set to zero." in sphinx.content
