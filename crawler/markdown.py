@@ -74,6 +74,7 @@ _DOXYGEN_TITLE = etree.XPath(f".//div[{has_class('headertitle')}]//div[{has_clas
 _DOXYGEN_FRAGMENTS = etree.XPath(f".//div[{has_class('fragment')}][div[{has_class('line')}]]")
 _INLINE_CODE = etree.XPath(".//code[not(ancestor::pre)][*]")
 _HIDDEN_TAB_PANELS = etree.XPath(".//*[@role='tabpanel'][@hidden]")
+_LINE_NUMBERS = etree.XPath(f".//*[{has_class('lineno')}]")
 _QUOTED_BLOCKS = etree.XPath(".//blockquote[.//pre]")
 _MEDIA = ("img", "picture", "video", "audio", "source", "figure")
 _TITLEPAGE_RULES = etree.XPath(f".//div[{has_class('titlepage')}]//hr")
@@ -110,7 +111,9 @@ def _prepare(region: HtmlElement, *, links: bool, images: bool, tables: bool = T
         strong.text = label
         title.tail = tail
     for fragment in _DOXYGEN_FRAGMENTS(region):
-        lines = [line.text_content() for line in fragment]
+        for number in _LINE_NUMBERS(fragment):
+            number.drop_tree()  # source listings number their lines: not part of the code
+        lines = [line.text_content() for line in fragment if "line" in line.classes]
         tail = fragment.tail
         fragment.clear()
         fragment.tag, fragment.text, fragment.tail = "pre", "\n".join(lines), tail

@@ -97,6 +97,21 @@ def test_docbook_title_page_rule_is_dropped(docbook: ExtractedPage) -> None:
     assert "---\n" not in docbook.content.replace("| --- |", "")
 
 
+def test_doxygen_default_output_without_tree_view() -> None:
+    # GENERATE_TREEVIEW=NO: no #doc-content; div.header + div.contents are the region, the
+    # listing is one fence without line numbers or tooltips, the footer is chrome.
+    html = (FIXTURES / "docs" / "doxygen_no_treeview.html").read_text(encoding="utf-8")
+    url = "https://docs.example.org/gear_8h_source.html"
+    dox = extract_page(html, url, ExtractOptions(min_chars=50))
+    assert dox.extractor == "region"
+    assert dox.language == "en"
+    assert dox.content == (
+        "# gear.h\n\nThe gear ratio is set once, before the first `turn()`.\n\n"
+        "```\nclass Gear\n{\n  public:\n    int turn(int steps);\n};\n```\n\n"
+        "Every call of `turn()` moves the gear by whole teeth only."
+    )
+
+
 def test_heading_that_is_a_link_is_kept(sphinx: ExtractedPage) -> None:
     assert (
         "### Why is my file silent?\n\nThe sample width was probably set to zero." in sphinx.content
