@@ -279,6 +279,24 @@ _GENERIC_CHROME = etree.XPath(
 )
 
 
+_TOC_CLASSES = frozenset({"toc", "toctree-wrapper"})
+_NESTED_LISTS = etree.XPath("(.//li|.//dd)/*[self::ul or self::ol or self::dl]")
+
+
+def _is_page_list(element: HtmlElement) -> bool:
+    """A TOC in the body that lists other pages (Sphinx toctree of a chapter page, DocBook's
+    list of SQL commands) is the page's content; one whose links all go to one document
+    (``#fragment`` or ``this-page.html#fragment``: the page's own sections) is chrome."""
+    if _TOC_CLASSES.isdisjoint((element.get("class") or "").split()):
+        return False
+    documents = {(a.get("href") or "").partition("#")[0] for a in element.iter("a")}
+    if len(documents) < 2:
+        return False
+    for sublist in _NESTED_LISTS(element):  # kept: the pages' titles, not their sections
+        sublist.drop_tree()
+    return True
+
+
 def remove_chrome(region: HtmlElement, kind: str = "") -> None:
     """Delete, in place, the chrome generators put inside a main region.
 
@@ -296,7 +314,8 @@ def remove_chrome(region: HtmlElement, kind: str = "") -> None:
         for element in _GENERIC_CHROME(region):
             element.drop_tree()
     for element in [e for e in region.iterdescendants(etree.Element) if _is_chrome(e)]:
-        element.drop_tree()
+        if not _is_page_list(element):
+            element.drop_tree()
     for link in _HEADING_SELF_LINKS(region):
         if not any(ch.isalnum() for ch in link.text_content()):
             link.drop_tree()

@@ -112,6 +112,23 @@ def test_doxygen_default_output_without_tree_view() -> None:
     )
 
 
+def test_body_toctree_is_content_in_page_toc_is_chrome(docbook: ExtractedPage) -> None:
+    # A chapter page's toctree lists other pages: kept after its sentence, first level only
+    # (the pages' titles); the sidebar's global toctree is outside the region. DocBook's
+    # "Table of Contents" of the page's own sections (page.html#fragment) stays chrome.
+    html = (FIXTURES / "docs" / "sphinx_chapter.html").read_text(encoding="utf-8")
+    url = "https://docs.example.org/library/audio.html"
+    chapter = extract_page(html, url, ExtractOptions(min_chars=50))
+    assert chapter.skip_reason is None
+    assert chapter.content.endswith(
+        "The following modules are documented in this chapter:\n\n"
+        "- `wavetool` — Read and write wave files\n- `chunk` — Read IFF chunked data"
+    )
+    assert "Tutorial" not in chapter.content and "Menus" not in chapter.content
+    assert "Table of Contents" not in docbook.content
+    assert "7.2.1." not in docbook.content.split("### 7.2.1.")[0]
+
+
 def test_heading_that_is_a_link_is_kept(sphinx: ExtractedPage) -> None:
     assert (
         "### Why is my file silent?\n\nThe sample width was probably set to zero." in sphinx.content
