@@ -108,7 +108,8 @@ def test_doxygen_default_output_without_tree_view() -> None:
     assert dox.content == (
         "# gear.h\n\nThe gear ratio is set once, before the first `turn()`.\n\n"
         "```\nclass Gear\n{\n  public:\n    int turn(int steps);\n};\n```\n\n"
-        "Every call of `turn()` moves the gear by whole teeth only."
+        "Every call of `turn()` moves the gear by whole teeth only.\n\n"
+        "To log the output of `ls` use `` var=`ls` `` first."  # CommonMark: a longer fence
     )
 
 
