@@ -316,15 +316,18 @@ class _NotHtmlError(Exception):
 
 
 def _looks_binary(text: str) -> bool:
-    """Binary bodies (images/PDFs served as text/html) show up as NULs, controls or U+FFFD."""
+    """Binary bodies (images/PDFs served as text/html) show up as NULs, controls or U+FFFD.
+
+    A share, not a count: an HTML page with a few stray NULs (a CMS bug) is still a page,
+    while binary data has controls or replacement characters all through its first 4 KiB.
+    """
     sample = text[:_BINARY_SAMPLE_CHARS]
     if not sample:
         return False
     controls = len(_CONTROL_CHARS.findall(sample))
     replaced = sample.count("\ufffd")  # some mis-decoded accents are fine, binary is ~50 %
     return (
-        sample.count("\x00") > 1
-        or controls > max(1, len(sample) * _MAX_CONTROL_RATIO)
+        controls > max(8, len(sample) * _MAX_CONTROL_RATIO)
         or replaced > len(sample) * _MAX_REPLACEMENT_RATIO
     )
 
@@ -586,14 +589,21 @@ def _heading_id(heading: HtmlElement) -> str | None:
         ident = link.get("id") or link.get("name")
         if ident and ident.strip():
             return ident.strip()
-    parent = heading.getparent()
-    if (
-        parent is not None
-        and parent.tag in ("section", "div", "article")
-        and parent.get("id")
-        and next(parent.iterchildren(tag=etree.Element), None) is heading
-    ):
-        return parent.get("id", "").strip() or None
+    # Walk up while everything before the node in its parent carries no text (Sphinx's
+    # <span id="label"></span> before the heading, DocBook's titlepage <div>s): the first
+    # section/div/article id on the way is the heading's fragment.
+    node = heading
+    parent = node.getparent()
+    while parent is not None and parent.tag in ("section", "div", "article", "header", "hgroup"):
+        if (parent.text or "").strip() or any(
+            (prev.text_content() or "").strip() or (prev.tail or "").strip()
+            for prev in node.itersiblings(preceding=True)
+        ):
+            return None
+        ident = parent.get("id", "").strip()
+        if ident and parent.tag in ("section", "div", "article"):
+            return ident
+        node, parent = parent, parent.getparent()
     return None
 
 

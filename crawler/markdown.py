@@ -74,8 +74,13 @@ _DOXYGEN_TITLE = etree.XPath(f".//div[{has_class('headertitle')}]//div[{has_clas
 _DOXYGEN_FRAGMENTS = etree.XPath(f".//div[{has_class('fragment')}][div[{has_class('line')}]]")
 _INLINE_CODE = etree.XPath(".//code[not(ancestor::pre)][*]")
 _HIDDEN_TAB_PANELS = etree.XPath(".//*[@role='tabpanel'][@hidden]")
+_LINE_NUMBERS = etree.XPath(f".//*[{has_class('lineno')}]")
 _QUOTED_BLOCKS = etree.XPath(".//blockquote[.//pre]")
 _MEDIA = ("img", "picture", "video", "audio", "source", "figure")
+_TITLEPAGE_RULES = etree.XPath(f".//div[{has_class('titlepage')}]//hr")
+# A term that is only Markdown block punctuation ('-' option of a command line, '*', '#')
+# would render as an empty bullet, a rule or a heading: it is shown as inline code.
+_MARKUP_ONLY = re.compile(r"[-+*#>=_~`|:.]+")
 
 
 def _prepare(region: HtmlElement, *, links: bool, images: bool, tables: bool = True) -> None:
@@ -86,6 +91,15 @@ def _prepare(region: HtmlElement, *, links: bool, images: bool, tables: bool = T
         del panel.attrib["hidden"]  # an inactive tab's text is the page's too
     for quote in _QUOTED_BLOCKS(region):
         quote.drop_tag()  # docutils indents with <blockquote>: a fence must start its line
+    for rule in _TITLEPAGE_RULES(region):  # DocBook's title page ends with <hr>: no content
+        rule.drop_tree()
+    for term in region.iter("dt"):
+        label = " ".join(term.text_content().split())
+        if _MARKUP_ONLY.fullmatch(label):
+            for child in list(term):
+                term.remove(child)
+            term.text = None
+            etree.SubElement(term, "code").text = label
     for title in _DOXYGEN_TITLE(region):
         title.tag = "h1"
     for title in _ADMONITION_TITLES(region):
@@ -97,7 +111,9 @@ def _prepare(region: HtmlElement, *, links: bool, images: bool, tables: bool = T
         strong.text = label
         title.tail = tail
     for fragment in _DOXYGEN_FRAGMENTS(region):
-        lines = [line.text_content() for line in fragment]
+        for number in _LINE_NUMBERS(fragment):
+            number.drop_tree()  # source listings number their lines: not part of the code
+        lines = [line.text_content() for line in fragment if "line" in line.classes]
         tail = fragment.tail
         fragment.clear()
         fragment.tag, fragment.text, fragment.tail = "pre", "\n".join(lines), tail

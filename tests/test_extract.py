@@ -252,6 +252,23 @@ def test_binary_garbage_is_not_html(encoding: str) -> None:
     assert extract_page(raw, "https://cdn.example/logo.png").skip_reason == "not_html"
 
 
+def test_html_with_stray_nuls_is_extracted() -> None:
+    # A CMS bug leaves a few NULs in a real page: a share of control characters decides
+    # "binary", not an absolute count of NULs.
+    html = (
+        "<html><head><title>Stray NULs</title></head><body><main><h1>Stray NULs</h1>"
+        "<p>First para\x00graph of the page, which explains how to rotate the access keys.</p>"
+        "\x00<p>Second\x00 paragraph: keys older than ninety days are revoked.\x00</p>"
+        "</main></body></html>"
+    )
+    page = extract_page(html, "https://docs.example.org/nul.html", ExtractOptions(min_chars=50))
+    assert page.skip_reason is None
+    assert page.content == (
+        "# Stray NULs\n\nFirst paragraph of the page, which explains how to rotate the access"
+        " keys.\n\nSecond paragraph: keys older than ninety days are revoked."
+    )
+
+
 # --------------------------------------------------------------------------- large docs page
 
 

@@ -21,6 +21,7 @@ from crawler.extract import (
     extract_page,
     qualify_title,
 )
+from pipelines.split import split_document
 from tests.crawl_runner import crawl_site, write_site
 from tests.servers.website import running_website
 
@@ -61,6 +62,78 @@ def test_docbook_headings_wrapped_in_titlepage_divs(docbook: ExtractedPage) -> N
         "### 7.2.1. The `FROM` Clause",
         "### 7.2.2. The `WHERE` Clause",
     ]
+
+
+def test_headings_take_their_section_id_past_empty_anchors_and_wrappers(
+    sphinx: ExtractedPage, docbook: ExtractedPage
+) -> None:
+    # Sphinx: <section id><span id="label"></span><h2>; DocBook: <div class="sect2" id>
+    # <div class="titlepage"><div><div><h3>. Both ids are the section's fragment.
+    assert sphinx.anchors["Formats"] == "formats"
+    assert sphinx.anchors["Menus"] == "menus"
+    assert docbook.anchors == {
+        "7.2. Table Expressions": "QUERIES-TABLE-EXPRESSIONS",
+        "7.2.1. The FROM Clause": "QUERIES-FROM",
+        "7.2.2. The WHERE Clause": "QUERIES-WHERE",
+    }
+    doc = {"url": "https://docs.example.org/q.html", "title": docbook.title}
+    doc["content"] = docbook.content
+    parts = split_document(doc, 600, anchors=docbook.anchors)
+    urls = [part["url"] for part in parts]
+    assert len(parts) > 1 and len(set(urls)) == len(urls)
+    assert "https://docs.example.org/q.html#QUERIES-WHERE" in urls
+
+
+def test_text_before_a_heading_keeps_the_section_id_off_it() -> None:
+    html = (
+        '<html><body><main><h1>T</h1><div id="intro"><p>Intro text.</p>'
+        "<h2>Later</h2><p>Body of the later section, long enough.</p></div></main></body></html>"
+    )
+    assert "Later" not in extract_page(html, "https://docs.example.org/t.html").anchors
+
+
+def test_definition_term_that_is_only_punctuation_stays_visible(sphinx: ExtractedPage) -> None:
+    # python's "-" command-line option: a bare "-" line would be an empty bullet
+    assert "\n\n`-`\n\nRead the wave data from standard input.\n\n" in sphinx.content
+    assert "\n-\n" not in sphinx.content
+
+
+def test_docbook_title_page_rule_is_dropped(docbook: ExtractedPage) -> None:
+    assert docbook.content.startswith("## 7.2. Table Expressions\n\nA *table expression*")
+    assert "---\n" not in docbook.content.replace("| --- |", "")
+
+
+def test_doxygen_default_output_without_tree_view() -> None:
+    # GENERATE_TREEVIEW=NO: no #doc-content; div.header + div.contents are the region, the
+    # listing is one fence without line numbers or tooltips, the footer is chrome.
+    html = (FIXTURES / "docs" / "doxygen_no_treeview.html").read_text(encoding="utf-8")
+    url = "https://docs.example.org/gear_8h_source.html"
+    dox = extract_page(html, url, ExtractOptions(min_chars=50))
+    assert dox.extractor == "region"
+    assert dox.language == "en"
+    assert dox.content == (
+        "# gear.h\n\nThe gear ratio is set once, before the first `turn()`.\n\n"
+        "```\nclass Gear\n{\n  public:\n    int turn(int steps);\n};\n```\n\n"
+        "Every call of `turn()` moves the gear by whole teeth only.\n\n"
+        "To log the output of `ls` use `` var=`ls` `` first."  # CommonMark: a longer fence
+    )
+
+
+def test_body_toctree_is_content_in_page_toc_is_chrome(docbook: ExtractedPage) -> None:
+    # A chapter page's toctree lists other pages: kept after its sentence, first level only
+    # (the pages' titles); the sidebar's global toctree is outside the region. DocBook's
+    # "Table of Contents" of the page's own sections (page.html#fragment) stays chrome.
+    html = (FIXTURES / "docs" / "sphinx_chapter.html").read_text(encoding="utf-8")
+    url = "https://docs.example.org/library/audio.html"
+    chapter = extract_page(html, url, ExtractOptions(min_chars=50))
+    assert chapter.skip_reason is None
+    assert chapter.content.endswith(
+        "The following modules are documented in this chapter:\n\n"
+        "- `wavetool` — Read and write wave files\n- `chunk` — Read IFF chunked data"
+    )
+    assert "Tutorial" not in chapter.content and "Menus" not in chapter.content
+    assert "Table of Contents" not in docbook.content
+    assert "7.2.1." not in docbook.content.split("### 7.2.1.")[0]
 
 
 def test_heading_that_is_a_link_is_kept(sphinx: ExtractedPage) -> None:

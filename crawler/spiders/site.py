@@ -557,7 +557,10 @@ class SiteSpider(Spider):
         if not page["skip_reason"] and header.noindex:
             page["skip_reason"] = "noindex"
         if page["skip_reason"]:
-            self.skip(url, page["skip_reason"], referer=referer, depth=depth)
+            detail = None
+            if page["skip_reason"] == "not_html":  # a binary body served as HTML
+                detail = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
+            self.skip(url, page["skip_reason"], detail=detail, referer=referer, depth=depth)
             if self.sync is not None:
                 self.sync.mark_seen(url)
                 self.sync.record_page(url, links=links, **self._validators(response))
