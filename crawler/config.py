@@ -10,7 +10,7 @@ import difflib
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -65,6 +65,18 @@ class SiteConfig(BaseModel):
     language: str = "auto"
     download_delay: Annotated[float, Field(ge=0)] | None = None
     user_agent: str | None = None
+    # Linked documents (README "Linked documents (PDF, DOCX)"): kinds extracted, size cap.
+    documents: list[Literal["pdf", "docx"]] = []
+    max_document_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _document_kinds(cls, value: Any) -> Any:
+        """'pdf' or ['PDF', 'docx'] -> ['pdf', 'docx']."""
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list):
+            return value  # pydantic says "must be a list"
+        return [v.strip().lower() if isinstance(v, str) else v for v in value]
 
     @field_validator(
         "start_urls", "sitemap_urls", "allowed_domains", "allow", "deny", mode="before"
