@@ -74,6 +74,7 @@ def document_kind(content_type: str, url: str, enabled: tuple[str, ...] | list[s
 # --------------------------------------------------------------------------- PDF text
 
 _LINE_END_HYPHEN = re.compile(r"(\w)[\x02\u00ad-]\n(?=[a-zäöüßàâçéèêëîïôûùœæ])")
+_COMPOUND_BREAK = re.compile(r"(\w-)\n(?=\w)")
 _SOFT_HYPHENS = re.compile("[\x02\u00ad]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _BULLET = re.compile(r"^(?:[•◦▪‣●○■□–—*-]\s|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s)")
@@ -85,6 +86,7 @@ def _pdf_lines(text: str) -> list[str]:
     """One page's text as stripped lines; NFKC (ﬁ -> fi), hyphenated line ends joined."""
     text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", ""))
     text = _LINE_END_HYPHEN.sub(r"\1", text)  # "configu-\nration" -> "configuration"
+    text = _COMPOUND_BREAK.sub(r"\1", text)  # "Franco-\nGerman" -> "Franco-German"
     text = _SOFT_HYPHENS.sub("", _CONTROL.sub("", text))  # PDFium marks joined hyphens \x02
     return [" ".join(line.split()) for line in text.split("\n")]
 
@@ -129,7 +131,8 @@ def normalize_pdf_text(pages: list[str]) -> str:
     """Plain text of a PDF's pages as paragraphs separated by blank lines.
 
     NFKC turns ligature code points into letters (ﬁ, ﬂ -> fi, fl), words hyphenated at a
-    line end are joined (a lowercase letter after the break), PDFium's hyphen marks
+    line end are joined (a lowercase letter after the break: the hyphen goes; a capital or
+    digit: it stays, 'Franco-German', 'ISO-8859'), PDFium's hyphen marks
     (U+0002) and soft hyphens are removed, lines are merged into paragraphs
     (:func:`_paragraphs`), whitespace runs collapsed. Each page starts a paragraph.
     """

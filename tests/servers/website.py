@@ -2062,7 +2062,7 @@ class WebsiteHandler(BaseHTTPRequestHandler):
             self._redirect(status, site.base + target)
         elif path == "/go-offsite":
             self._redirect(302, f"{site.offsite}/en/guide.html")
-        elif path == "/library/":
+        elif path == "/library":
             self._send_html(LIBRARY_INDEX)
         elif path == "/library/sitemap.xml":
             entries = [(p, INITIAL_DATE) for p in LIBRARY_SITEMAP_PATHS]

@@ -1,0 +1,294 @@
+"""Linked documents (PDF, DOCX): pure text normalization, extraction of the committed
+fixtures (tests/fixtures/documents), and real crawls of the test website's /library/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.config import ConfigError, parse_site_config
+from crawler.documents import (
+    document_kind,
+    extract_document,
+    file_title,
+    normalize_pdf_text,
+    pdf_date,
+)
+from crawler.options import ExtractOptions
+from crawler.runrecords import read_url_records
+from tests.crawl_runner import CrawlResult, crawl_site, write_site
+from tests.servers.website import running_website
+
+FIXTURES = Path(__file__).parent / "fixtures" / "documents"
+SITE = "library"
+
+# -- text normalization -----------------------------------------------------------------
+
+
+def test_ligatures_become_letters() -> None:
+    text = normalize_pdf_text(["The con\ufb01guration \ufb01le sets the \ufb02ow, e\ufb03ciently."])
+    assert text == "The configuration file sets the flow, efficiently."
+
+
+def test_words_hyphenated_at_line_ends_are_joined() -> None:
+    pages = ["The allocation is recom-\nputed at once and the berth is re-\nassigned."]
+    assert (
+        normalize_pdf_text(pages)
+        == "The allocation is recomputed at once and the berth is reassigned."
+    )
+
+
+def test_pdfium_hyphen_marks_and_soft_hyphens_are_removed() -> None:
+    # PDFium joins a word broken at a line end itself and marks the hyphen with U+0002.
+    assert normalize_pdf_text(["manip\x02ulation of the\u00adse files"]) == (
+        "manipulation of these files"
+    )
+
+
+def test_a_hyphen_before_a_capital_or_digit_stays() -> None:
+    assert normalize_pdf_text(["the Franco-\nGerman border and ISO-\n8859"]) == (
+        "the Franco-German border and ISO-8859"
+    )
+
+
+def test_lines_merge_into_paragraphs() -> None:
+    page = (
+        "Introduction\n"
+        "The harbor controller schedules berths for arriving vessels and it reads\n"
+        "its configuration at start.\n"
+        "A second paragraph starts after a short line that ends a sentence and goes\n"
+        "on over a second line.\n"
+        "\n"
+        "- first item\n"
+        "- second item\n"
+        "1. numbered"
+    )
+    assert normalize_pdf_text([page, "Next page\r\nstarts  here."]).split("\n\n") == [
+        "Introduction",
+        "The harbor controller schedules berths for arriving vessels and it reads "
+        "its configuration at start.",
+        "A second paragraph starts after a short line that ends a sentence and goes "
+        "on over a second line.",
+        "- first item",
+        "- second item",
+        "1. numbered",
+        "Next page starts here.",
+    ]
+
+
+def test_pdf_dates() -> None:
+    assert pdf_date("D:20250208122313Z") == "2025-02-08"
+    assert pdf_date("D:2024") == "2024"
+    assert pdf_date("yesterday") is None and pdf_date(None) is None
+
+
+@pytest.mark.parametrize(
+    ("ctype", "url", "enabled", "kind"),
+    [
+        ("application/pdf", "https://x.test/a", ("pdf",), "pdf"),
+        ("application/pdf; qs=0.001", "https://x.test/a.pdf", ("docx",), None),
+        ("application/octet-stream", "https://x.test/Guide.PDF?v=2", ("pdf",), "pdf"),
+        ("", "https://x.test/notes.docx", ("pdf", "docx"), "docx"),
+        ("text/html; charset=utf-8", "https://x.test/guide.pdf", ("pdf",), None),
+        ("application/octet-stream", "https://x.test/archive.zip", ("pdf", "docx"), None),
+        (
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "https://x.test/download?id=3",
+            ("docx",),
+            "docx",
+        ),
+    ],
+)
+def test_document_kind(ctype: str, url: str, enabled: tuple[str, ...], kind: str | None) -> None:
+    assert document_kind(ctype, url, enabled) == kind
+
+
+def test_file_title() -> None:
+    assert file_title("https://x.test/files/install-guide.pdf") == "Install guide"
+    assert file_title("https://x.test/files/Release%20Notes.docx") == "Release Notes"
+
+
+# -- extraction of the fixtures -------------------------------------------------------------
+
+
+def _extract(name: str, kind: str = "pdf", **options: Any) -> Any:
+    body = (FIXTURES / name).read_bytes()
+    return extract_document(body, f"https://x.test/library/{name}", kind, ExtractOptions(**options))
+
+
+def test_multi_page_pdf() -> None:
+    page = _extract("harbor-guide.pdf")
+    assert page.skip_reason is None
+    assert page.title == "Harbor Operations Guide"  # the metadata title
+    assert (page.language, page.author) == ("en", "Harbor Docs Team")
+    assert page.description == "Operating the harbor controller"
+    for words in ("Every configuration file lives", "the flow of ships", "is recomputed whenever"):
+        assert words in page.content
+    assert "Berth allocation" in page.content.split("\n\n")  # page 2's heading, alone
+    assert page.content.index("Berth allocation") < page.content.index("Closing the season")
+    assert not any("\ufb00" <= ch <= "\ufb06" for ch in page.content)
+    assert page.content_hash
+
+
+def test_pdf_title_falls_back_to_the_first_heading_then_the_file_name() -> None:
+    handbuch = _extract("handbuch.pdf")
+    assert (handbuch.title, handbuch.language) == ("Handbuch für den Hafenbetrieb", "de")
+    rules = _extract("quay-rules.pdf")
+    assert (rules.title, rules.language) == ("Quay rules", "en")
+    assert rules.content.startswith("Vessels moored at the western quay")
+
+
+def test_scanned_pdf_is_skipped_as_no_text() -> None:
+    page = _extract("scan.pdf")
+    assert (page.skip_reason, page.content, page.content_hash) == ("no_text", "", "")
+
+
+def test_short_document_is_thin_and_forced_language_wins() -> None:
+    page = _extract("quay-rules.pdf", min_chars=1000, forced_language="nl")
+    assert (page.skip_reason, page.language) == ("thin", "nl")
+
+
+def test_broken_files_are_parse_errors() -> None:
+    garbage = b"%PDF-1.4\n this is no pdf at all"
+    assert extract_document(
+        garbage, "https://x.test/a.pdf", "pdf", ExtractOptions()
+    ).skip_reason == ("parse_error")
+    assert extract_document(
+        garbage, "https://x.test/a.docx", "docx", ExtractOptions()
+    ).skip_reason == ("parse_error")
+
+
+def test_docx_goes_through_html_to_markdown() -> None:
+    page = _extract("deployment-notes.docx", "docx")
+    assert page.skip_reason is None
+    assert (page.title, page.language, page.author) == (
+        "Notes de déploiement",
+        "fr",
+        "Équipe du port",
+    )
+    assert page.published == "2026-03-02T09:30:00Z" and page.modified == "2026-03-04T16:00:00Z"
+    lines = page.content.splitlines()
+    assert "# Préparer le déploiement" in lines and "## Étapes" in lines
+    assert "1. Arrêter le planificateur des quais" in lines
+    assert any(line.startswith("| Quai") for line in lines)
+
+
+def test_site_keys_are_validated() -> None:
+    site = parse_site_config("start_urls: https://x.test/\ndocuments: PDF\n", "s.yaml", "s")
+    assert (site.documents, site.max_document_bytes) == (["pdf"], 20 * 1024 * 1024)
+    assert parse_site_config("start_urls: https://x.test/\n", "s.yaml", "s").documents == []
+    with pytest.raises(ConfigError, match=r"^s.yaml: documents.0: .*'pdf' or 'docx'"):
+        parse_site_config("start_urls: https://x.test/\ndocuments: [doc]\n", "s.yaml", "s")
+    with pytest.raises(ConfigError, match="max_document_bytes: must be at least 1024"):
+        parse_site_config("start_urls: https://x.test/\nmax_document_bytes: 10\n", "s.yaml", "s")
+
+
+# -- crawls ---------------------------------------------------------------------------------
+
+
+def _records(result: CrawlResult, site: str) -> dict[str, dict[str, Any]]:
+    (report,) = result.reports(site)
+    return {r["url"]: r for r in read_url_records(report["url_records"])}
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    tmp = tmp_path_factory.mktemp("library")
+    with running_website(tmp) as site:
+        config = write_site(
+            tmp,
+            SITE,
+            start_urls=[site.url + "/library/"],
+            sitemap_urls=[site.url + "/library/sitemap.xml"],
+            documents=["pdf", "docx"],
+            max_document_bytes=1_000_000,
+            max_document_chars=1000,
+            max_depth=1,
+        )
+        result = crawl_site(config, tmp)
+        yield site, result, site.requests()
+
+
+def _delivered(result: CrawlResult, site: str, base: str) -> dict[str, list[dict[str, Any]]]:
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for doc in result.documents(site):
+        by_path.setdefault(doc["url"].removeprefix(base), []).append(doc)
+    return by_path
+
+
+def test_crawl_delivers_linked_and_sitemap_documents(library: Any) -> None:
+    site, result, _ = library
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.log
+    docs = _delivered(result, SITE, site.url)
+    assert set(docs) == {  # the index page itself is thin
+        "/library/harbor-guide.pdf",
+        "/library/download?id=7",
+        "/library/quay-rules.pdf",
+        "/library/notes.docx",
+    }
+    assert result.stat("documents/pdf") == 4  # guide, handbuch, quay rules, scan
+    assert result.stat("documents/docx") == 1
+
+
+def test_multi_page_pdf_is_split_like_a_page(library: Any) -> None:
+    site, result, _ = library
+    parts = _delivered(result, SITE, site.url)["/library/harbor-guide.pdf"]
+    assert len(parts) >= 2 and all(len(p["content"]) <= 1000 for p in parts)
+    assert [p["metadata"]["part"] for p in parts] == list(range(1, len(parts) + 1))
+    assert all(p["title"].startswith("Harbor Operations Guide") for p in parts)
+    assert len({p["title"] for p in parts}) == len(parts)
+    whole = " ".join(p["content"] for p in parts)
+    for words in ("configuration file", "flow of ships", "recomputed", "port authority"):
+        assert words in whole
+    meta = parts[0]["metadata"]
+    assert (meta["language"], meta["author"], meta["site"]) == ("en", "Harbor Docs Team", SITE)
+
+
+def test_titles_and_languages_of_documents(library: Any) -> None:
+    site, result, _ = library
+    docs = {path: d[0] for path, d in _delivered(result, SITE, site.url).items()}
+    handbuch = docs["/library/download?id=7"]  # application/pdf without an extension
+    assert (handbuch["title"], handbuch["metadata"]["language"]) == (
+        "Handbuch für den Hafenbetrieb",
+        "de",
+    )
+    assert "Gezeitentabelle" in handbuch["content"]
+    rules = docs["/library/quay-rules.pdf"]  # sitemap only, application/octet-stream
+    assert (rules["title"], rules["metadata"]["language"]) == ("Quay rules", "en")
+    notes = docs["/library/notes.docx"]
+    assert (notes["title"], notes["metadata"]["language"]) == ("Notes de déploiement", "fr")
+    assert "## Étapes" in notes["content"] and "| Quai" in notes["content"]
+
+
+def test_scanned_and_oversized_documents_are_recorded(library: Any) -> None:
+    site, result, requests = library
+    records = _records(result, SITE)
+    scan = records[site.url + "/library/scan.pdf"]
+    assert (scan["reason"], scan["referer"]) == ("no_text", site.url + "/library/")
+    huge = records[site.url + "/library/huge.pdf"]
+    # max_document_bytes, not DOWNLOAD_MAXSIZE (8 MiB), stopped it
+    assert huge["reason"] == "too_large" and "(1000000)" in huge["detail"]
+    assert result.stat("skipped/no_text") == result.stat("skipped/too_large") == 1
+    assert [r["path"] for r in requests].count("/library/huge.pdf") == 1
+
+
+def test_only_enabled_kinds_are_extracted(tmp_path: Path) -> None:
+    with running_website(tmp_path) as site:
+        config = write_site(
+            tmp_path, "docx-only", start_urls=[site.url + "/library/"], documents="docx",
+            sitemap_urls=[site.url + "/library/sitemap.xml"], max_depth=1,
+        )  # fmt: skip
+        result = crawl_site(config, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    docs = _delivered(result, "docx-only", site.url)
+    assert set(docs) == {"/library/notes.docx"}
+    records = _records(result, "docx-only")
+    guide = records[site.url + "/library/harbor-guide.pdf"]
+    assert (guide["reason"], guide["detail"]) == ("not_html", "application/pdf")
+    # a PDF is not capped by max_document_bytes when PDFs are not extracted: a page's cap
+    assert records[site.url + "/library/huge.pdf"]["reason"] == "not_html"
+    # from the sitemap, application/octet-stream, .pdf: not extracted either
+    assert records[site.url + "/library/quay-rules.pdf"]["reason"] == "not_html"
