@@ -1,8 +1,8 @@
 """Linked documents (PDF, DOCX) as knowledge-base documents: text, title, language.
 
 Pure functions (bytes in, :class:`crawler.extract.ExtractedPage` out) for the extraction
-workers; no Scrapy imports. Which responses are documents is :func:`document_kind`'s
-decision, made in the crawler process from the Content-Type and the URL.
+workers; no Scrapy imports. Which responses are documents is decided in the crawler
+process (:mod:`crawler.documentkinds`, which imports none of this).
 
 - PDF: text by pypdfium2 (PDFium; Apache-2.0/BSD-3), pypdf (BSD-3) when PDFium cannot
   open the file. Chosen by measurement on Debian's documentation PDFs
@@ -27,48 +27,15 @@ from crawler.language import DEFAULT_LANGUAGE, detect_language
 from crawler.options import ExtractOptions
 
 __all__ = [
-    "DOCUMENT_KINDS",
-    "document_kind",
     "extract_document",
+    "file_title",
     "html_markdown",
     "normalize_pdf_text",
     "pdf_date",
 ]
 
-DOCUMENT_KINDS = ("pdf", "docx")
-"""The values of a site file's ``documents`` key."""
-
-_TYPES = {
-    "application/pdf": "pdf",
-    "application/x-pdf": "pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-}
-# Types that say nothing about the file: the URL's extension decides.
-_GENERIC_TYPES = ("", "application/octet-stream", "binary/octet-stream", "application/download")
-_EXTENSIONS = {".pdf": "pdf", ".docx": "docx"}
-
 DOCX_MAX_INFLATED = 200 * 1024 * 1024
 """A DOCX (a zip) whose entries inflate beyond this many bytes is refused (zip bomb)."""
-
-
-def url_kind(url: str) -> str | None:
-    """'pdf' or 'docx' from a URL path's extension ('/files/Guide.PDF' -> 'pdf'), else None."""
-    path = urlsplit(url).path.lower()
-    return next((kind for ext, kind in _EXTENSIONS.items() if path.endswith(ext)), None)
-
-
-def document_kind(content_type: str, url: str, enabled: tuple[str, ...] | list[str]) -> str | None:
-    """The document kind of a response, if it is one of the ``enabled`` kinds.
-
-    The Content-Type decides ('application/pdf' -> 'pdf'); a generic one
-    (application/octet-stream, none) leaves it to the URL's extension. An HTML page at
-    'guide.pdf' stays a page. Returns None for everything else.
-    """
-    mime = content_type.split(";", 1)[0].strip().lower()
-    kind = _TYPES.get(mime)
-    if kind is None and mime in _GENERIC_TYPES:
-        kind = url_kind(url)
-    return kind if kind in enabled else None
 
 
 # --------------------------------------------------------------------------- PDF text
@@ -198,6 +165,7 @@ def html_markdown(html: str) -> str:
     return (html_to_markdown.convert(html).content or "").strip()
 
 
+_IMG = re.compile(r"<img\b[^>]*>", re.I)
 _CORE = {
     "title": "{http://purl.org/dc/elements/1.1/}title",
     "author": "{http://purl.org/dc/elements/1.1/}creator",
@@ -232,8 +200,10 @@ def _docx(body: bytes) -> tuple[str, dict[str, str]]:
             element = core.find(tag)
             if element is not None and element.text and element.text.strip():
                 props[key] = " ".join(element.text.split())
-    html = mammoth.convert_to_html(io.BytesIO(body)).value
-    return html, props
+    # Images are dropped, as on pages: mammoth would inline each one as a data: URI.
+    no_images = mammoth.images.img_element(lambda image: {})
+    html = mammoth.convert_to_html(io.BytesIO(body), convert_image=no_images).value
+    return _IMG.sub("", html), props
 
 
 # --------------------------------------------------------------------------- documents

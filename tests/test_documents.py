@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 
 from crawler.config import ConfigError, parse_site_config
-from crawler.documents import (
-    document_kind,
-    extract_document,
-    file_title,
-    normalize_pdf_text,
-    pdf_date,
-)
+from crawler.documentkinds import document_kind
+from crawler.documents import extract_document, file_title, normalize_pdf_text, pdf_date
 from crawler.options import ExtractOptions
 from crawler.runrecords import read_url_records
 from tests.crawl_runner import CrawlResult, crawl_site, write_site
@@ -173,6 +168,7 @@ def test_docx_goes_through_html_to_markdown() -> None:
     assert "# Préparer le déploiement" in lines and "## Étapes" in lines
     assert "1. Arrêter le planificateur des quais" in lines
     assert any(line.startswith("| Quai") for line in lines)
+    assert "data:" not in page.content and "![" not in page.content  # the image is dropped
 
 
 def test_site_keys_are_validated() -> None:

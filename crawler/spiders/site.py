@@ -20,7 +20,7 @@ from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap
 
 from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_site_file
-from crawler.documents import document_kind, url_kind
+from crawler.documentkinds import document_kind, url_kind
 from crawler.items import PageItem, build_document
 from crawler.middlewares import quiet_network_tracebacks
 from crawler.named_request import NamedCallbackRequest
@@ -252,7 +252,7 @@ class SiteSpider(Spider):
         self.requested.add(url_key(url))
         meta = {"kb_page": True, "kb_depth": depth, "kb_lastmod": lastmod}
         if url_kind(url) in self.site.documents:  # a linked document's own size cap
-            meta["download_maxsize"] = self.site.max_document_bytes
+            meta["download_maxsize"] = meta["download_warnsize"] = self.site.max_document_bytes
         if referer:
             meta["kb_referer"] = referer
         return NamedCallbackRequest(
