@@ -13,7 +13,8 @@ from crawler.documentkinds import document_kind
 from crawler.documents import extract_document, file_title, normalize_pdf_text, pdf_date
 from crawler.options import ExtractOptions
 from crawler.runrecords import read_url_records
-from tests.crawl_runner import CrawlResult, crawl_site, write_site
+from tests.crawl_runner import CrawlResult, crawl_env, crawl_site, write_site
+from tests.servers.kbapi import running_kbapi
 from tests.servers.website import running_website
 
 FIXTURES = Path(__file__).parent / "fixtures" / "documents"
@@ -288,3 +289,26 @@ def test_only_enabled_kinds_are_extracted(tmp_path: Path) -> None:
     assert records[site.url + "/library/huge.pdf"]["reason"] == "not_html"
     # from the sitemap, application/octet-stream, .pdf: not extracted either
     assert records[site.url + "/library/quay-rules.pdf"]["reason"] == "not_html"
+
+
+def test_unchanged_documents_are_not_sent_again(tmp_path: Path) -> None:
+    """Incremental sync (confirmed by the API) covers documents like pages."""
+    token = "documents-token-123456"
+    with running_website(tmp_path) as site, running_kbapi(tmp_path, token=token) as api:
+        env = crawl_env(
+            tmp_path, KB_API_URL=api.url, KB_API_TOKEN=token, KB_CHAT_MODEL_ID="test-model"
+        )
+        config = write_site(
+            tmp_path, "again", start_urls=[site.url + "/library/"], documents=["pdf", "docx"],
+            sitemap_urls=[site.url + "/library/sitemap.xml"], max_depth=1,
+        )  # fmt: skip
+        first = crawl_site(config, tmp_path, env=env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert len({d["url"] for d in api.documents()}) == 4
+        api.reset()
+        second = crawl_site(config, tmp_path, env=env)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert api.documents() == []
+    # the sitemap's document by its lastmod, the linked ones by a conditional GET (304)
+    assert second.stat("sync/unchanged/lastmod") == 1
+    assert second.stat("sync/unchanged/304") >= 3
