@@ -13,7 +13,7 @@ from crawler.documentkinds import document_kind
 from crawler.documents import extract_document, file_title, normalize_pdf_text, pdf_date
 from crawler.options import ExtractOptions
 from crawler.runrecords import read_url_records
-from tests.crawl_runner import CrawlResult, crawl_env, crawl_site, write_site
+from tests.crawl_runner import CrawlResult, crawl_env, crawl_site, run_scrapy, write_site
 from tests.servers.kbapi import running_kbapi
 from tests.servers.website import running_website
 
@@ -309,6 +309,15 @@ def test_unchanged_documents_are_not_sent_again(tmp_path: Path) -> None:
         second = crawl_site(config, tmp_path, env=env)
         assert second.returncode == 0, second.stderr[-3000:]
         assert api.documents() == []
+        # kb-explain reads documents like the crawl does
+        scan, notes = (
+            run_scrapy(["kb-explain", "site", "-a", f"config={config}", url], tmp_path, env=env)
+            for url in (site.url + "/library/scan.pdf", site.url + "/library/notes.docx")
+        )
     # the sitemap's document by its lastmod, the linked ones by a conditional GET (304)
     assert second.stat("sync/unchanged/lastmod") == 1
     assert second.stat("sync/unchanged/304") >= 3
+    assert scan.returncode == 0, scan.stderr[-2000:]
+    assert "skipped as no_text" in scan.stdout and "not an HTML page" not in scan.stdout
+    assert notes.returncode == 0, notes.stderr[-2000:]
+    assert "unchanged since the last sync" in notes.stdout and "Étapes" in notes.stdout
