@@ -74,6 +74,24 @@ def test_lines_merge_into_paragraphs() -> None:
     ]
 
 
+def test_running_heads_and_footers_are_dropped() -> None:
+    bodies = [
+        "Tides rise twice a day.",
+        "Pilots board at the buoy.",
+        "Cranes lift containers.",
+        "Ships leave at dawn.",
+    ]
+    pages = [
+        f"Harbor Guide\n{body}\nThe quay is long.\nPage {n} of 4"
+        for n, body in enumerate(bodies, 1)
+    ]
+    text = normalize_pdf_text(pages)
+    assert text.count("Harbor Guide") == text.count("of 4") == 1  # kept on the first page
+    assert all(body in text for body in bodies)
+    # two pages are too few to tell a running head from a repeated heading
+    assert normalize_pdf_text(pages[:2]).count("Harbor Guide") == 2
+
+
 def test_pdf_dates() -> None:
     assert pdf_date("D:20250208122313Z") == "2025-02-08"
     assert pdf_date("D:2024") == "2024"
