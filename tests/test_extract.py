@@ -124,10 +124,10 @@ def test_docs_page_markdown_structure(docs: ExtractedPage) -> None:
 def test_docs_page_table_is_a_pipe_table(docs: ExtractedPage) -> None:
     lines = docs.content.splitlines()
     header = lines.index("| Option | Default | Description |")
-    assert lines[header + 1] == "|---|---|---|"
+    assert lines[header + 1] == "| --- | --- | --- |"
     assert lines[header + 2] == "| interval | 300 | Seconds between two synchronisation passes |"
-    # trafilatura escapes Markdown specials in text, including inside cells
-    assert lines[header + 3] == "| max\\_workers | 4 | Number of parallel upload workers |"
+    # the declared region is converted without trafilatura's escaping of '_' in plain text
+    assert lines[header + 3] == "| max_workers | 4 | Number of parallel upload workers |"
 
 
 def test_docs_page_code_block_is_fenced_with_language(docs: ExtractedPage) -> None:
@@ -178,7 +178,9 @@ def test_blog_metadata(blog: ExtractedPage) -> None:
 
 def test_blog_content(blog: ExtractedPage) -> None:
     content = blog.content
-    assert content.startswith("For five years our product search ran on a three-node")
+    assert content.startswith(
+        "# Why we moved our search index to SQLite\n\nFor five years our product search ran"
+    )
     assert "## The problem with our old setup" in content
     assert "## What we built instead" in content
     assert "Complexity is a tax you pay on every change" in content
@@ -258,7 +260,7 @@ def test_large_page_content(large: ExtractedPage) -> None:
     assert large.title == "Configuration reference"  # '- kbtool 2.1.0 documentation' dropped
     assert content.startswith("# Configuration reference\n")
     assert "¶" not in content
-    assert "\n### queue\\_url\n" in content
+    assert "\n### queue_url\n" in content
     row = "| workers | int | 4 | Number of worker processes that handle crawl jobs in parallel. |"
     assert row in content
     assert "1. The path given with the `--config` option." in content
@@ -320,8 +322,15 @@ def test_large_page_performance() -> None:
     assert median_ms < 250
 
 
+@pytest.mark.parametrize(
+    ("html", "extractor"),
+    [
+        (load("docs_large.html"), "region"),
+        (f"<html><body><div><h1>No declared region</h1>{PROSE}</div></body></html>", "trafilatura"),
+    ],
+)
 def test_html_is_parsed_once_and_tree_is_passed_to_trafilatura(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, html: str, extractor: str
 ) -> None:
     parses: list[int] = []
     inputs: list[object] = []
@@ -338,10 +347,14 @@ def test_html_is_parsed_once_and_tree_is_passed_to_trafilatura(
 
     monkeypatch.setattr(extract_module, "document_fromstring", counting_parse)
     monkeypatch.setattr(extract_module.trafilatura, "extract", recording_extract)
-    page = extract_page(load("docs_large.html"), LARGE_URL)
+    page = extract_page(html, LARGE_URL)
     assert page.skip_reason is None
+    assert page.extractor == extractor
     assert len(parses) == 1
-    assert inputs and all(isinstance(tree, HtmlElement) for tree in inputs)
+    if extractor == "region":  # a declared region is converted, trafilatura is not run
+        assert not inputs
+    else:
+        assert inputs and all(isinstance(tree, HtmlElement) for tree in inputs)
 
 
 # --------------------------------------------------------------------------- markdown fixes
@@ -375,7 +388,7 @@ def test_markdown_fixes() -> None:
     )
     assert "```\nplain pre\n  indented line\n\nafter blank\n```" in content
     assert "- Item with `code` wrapped here\n- Second\n  - Nested item" in content
-    assert "| left | right |\n|---|---|\n| 1 | 2 |" in content
+    assert "| left | right |\n| --- | --- |\n| 1 | 2 |" in content
     assert all(line == line.rstrip() for line in content.splitlines())
 
 
@@ -644,6 +657,7 @@ def test_results_are_picklable_and_json_serialisable(docs: ExtractedPage) -> Non
         "anchors",
         "content_hash",
         "skip_reason",
+        "extractor",
     }
     assert pickle.loads(pickle.dumps(docs)) == docs
     options = ExtractOptions(forced_language="fr", min_chars=10)

@@ -449,6 +449,8 @@ class SiteSpider(Spider):
         if page.get("discovery_error"):
             stats.inc_value("discovery/parse_error")
             logger.warning("Could not parse %s: %s", response.url, page["discovery_error"])
+        if page.get("extractor"):
+            stats.inc_value(f"extract/path/{page['extractor']}")
         if page["links_dropped"]:
             stats.inc_value("discovery/links_over_limit", page["links_dropped"])
         links = self._follow(page["links"], url, depth)

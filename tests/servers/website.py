@@ -63,6 +63,10 @@ MAX_MANY_LINKS = 50_000
 CALENDAR_RE = re.compile(r"^/calendar/(\d{4})/(\d{2})$")
 LINK_TARGET_RE = re.compile(r"^/link-target/(\d+)\.html$")
 GEN_RE = re.compile(r"^/gen/(\d+)\.html$")
+# /kinds/<name>.html: a page of tests/fixtures/docs or tests/fixtures/cases, served as written
+# (documentation generators' page shapes and the shared cases, for extraction crawl tests).
+KINDS_RE = re.compile(r"^/kinds/([A-Za-z0-9_-]+)\.html$")
+KINDS_DIRS = (REPO_ROOT / "tests/fixtures/docs", REPO_ROOT / "tests/fixtures/cases")
 ANCHOR_RE = re.compile(r'<a\s[^>]*?href="([^"]*)"[^>]*>(.*?)</a>', re.S)
 # Paths that keep working whatever /__admin/mode says.
 MODE_EXEMPT = ("/robots.txt",)
@@ -1452,6 +1456,15 @@ LIBRARY = _library()
 _BOMBS: dict[int, bytes] = {}
 
 
+def _kind_page(name: str) -> bytes | None:
+    """The fixture page ``name`` of KINDS_DIRS, or None."""
+    for folder in KINDS_DIRS:
+        path = folder / f"{name}.html"
+        if path.is_file():
+            return path.read_bytes()
+    return None
+
+
 def gzip_bomb(mb: int) -> bytes:
     """A gzipped "sitemap" that inflates to ``mb`` MiB (a few hundred KiB on the wire).
 
@@ -2095,6 +2108,8 @@ class WebsiteHandler(BaseHTTPRequestHandler):
                 self._send_html(site.calendar(year, int(match.group(2))))
             else:
                 self._not_found()
+        elif (match := KINDS_RE.match(path)) and (kind := _kind_page(match.group(1))):
+            self._send_html(kind)
         elif (match := GEN_RE.match(path)) and int(match.group(1)) < site.gen_pages:
             i = int(match.group(1))
             self._send_html(site.gen_page(i), INITIAL_DATE + timedelta(seconds=i))
