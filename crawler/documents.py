@@ -193,18 +193,24 @@ def _pdf_pages(body: bytes) -> tuple[list[str], dict[str, str]]:
 # --------------------------------------------------------------------------- DOCX
 
 
-def html_markdown(html: str) -> str:
-    """An HTML fragment (mammoth's output) as Markdown: the pages' converter.
+def html_markdown(html: str, url: str, options: ExtractOptions) -> str:
+    """An HTML fragment (mammoth's output) as Markdown, by the pages' converter
+    (:func:`crawler.markdown.region_to_markdown`, with the site's link and table options;
+    images are never kept: a document's images have no URL)."""
+    from lxml.html import fragment_fromstring
 
-    Until the extract branch's crawler/markdown.py is merged, html-to-markdown directly
-    (the same library, default options).
-    """
-    import html_to_markdown
+    from crawler.markdown import region_to_markdown
 
-    return (html_to_markdown.convert(html).content or "").strip()
+    region = fragment_fromstring(html, create_parent="div")
+    return region_to_markdown(
+        region,
+        links=options.include_links,
+        images=False,
+        tables=options.include_tables,
+        base_url=url,
+    )
 
 
-_IMG = re.compile(r"<img\b[^>]*>", re.I)
 _CORE = {
     "title": "{http://purl.org/dc/elements/1.1/}title",
     "author": "{http://purl.org/dc/elements/1.1/}creator",
@@ -239,10 +245,9 @@ def _docx(body: bytes) -> tuple[str, dict[str, str]]:
             element = core.find(tag)
             if element is not None and element.text and element.text.strip():
                 props[key] = " ".join(element.text.split())
-    # Images are dropped, as on pages: mammoth would inline each one as a data: URI.
+    # Images are dropped: mammoth would otherwise inline each one as a data: URI.
     no_images = mammoth.images.img_element(lambda image: {})
-    html = mammoth.convert_to_html(io.BytesIO(body), convert_image=no_images).value
-    return _IMG.sub("", html), props
+    return mammoth.convert_to_html(io.BytesIO(body), convert_image=no_images).value, props
 
 
 # --------------------------------------------------------------------------- documents
@@ -303,7 +308,7 @@ def extract_document(body: bytes, url: str, kind: str, options: ExtractOptions) 
             }
         elif kind == "docx":
             html, props = _docx(body)
-            content = html_markdown(html)
+            content = html_markdown(html, url, options)
             heading = _MD_HEADING.search(content)
             title = _metadata_title(props.get("title")) or (heading[1] if heading else "")
             facts = {k: props.get(k) for k in ("author", "description", "published", "modified")}
