@@ -14,9 +14,19 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from crawler.access import HttpAuth, check_request_values
 from crawler.langcodes import ISO_639_1
+from crawler.siteselectors import compile_selector, compile_title_suffix
 
 SITES_PACKAGE = "settings"
 SITES_FOLDER = "sites"
@@ -65,6 +75,14 @@ class SiteConfig(BaseModel):
     language: str = "auto"
     download_delay: Annotated[float, Field(ge=0)] | None = None
     user_agent: str | None = None
+    # -- issue 16: private sections, selectors and titles, llms.txt (crawler/access.py) --
+    headers: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    http_auth: HttpAuth | None = None
+    content_selector: str | None = None
+    exclude_selectors: list[str] = []
+    title_suffix: str | None = None
+    seed_llms_txt: bool = False
     # Linked documents (README "Linked documents (PDF, DOCX)"): kinds extracted, size cap.
     documents: list[Literal["pdf", "docx"]] = []
     max_document_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024
@@ -79,7 +97,13 @@ class SiteConfig(BaseModel):
         return [v.strip().lower() if isinstance(v, str) else v for v in value]
 
     @field_validator(
-        "start_urls", "sitemap_urls", "allowed_domains", "allow", "deny", mode="before"
+        "start_urls",
+        "sitemap_urls",
+        "allowed_domains",
+        "allow",
+        "deny",
+        "exclude_selectors",
+        mode="before",
     )
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
@@ -115,10 +139,31 @@ class SiteConfig(BaseModel):
             raise ValueError(f"{value!r} is neither 'auto' nor an ISO 639-1 code such as 'en'")
         return value
 
+    @field_validator("headers", "cookies")
+    @classmethod
+    def _request_values(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        return check_request_values(info.field_name or "", value)
+
+    @field_validator("content_selector", "exclude_selectors")
+    @classmethod
+    def _selectors(cls, value: Any) -> Any:
+        for css in [value] if isinstance(value, str) else value or ():
+            compile_selector(css)
+        return value
+
+    @field_validator("title_suffix")
+    @classmethod
+    def _title_suffix(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_title_suffix(value)
+        return value
+
     @model_validator(mode="after")
     def _has_entry_points(self) -> SiteConfig:
         if not self.start_urls and not self.sitemap_urls:
             raise ValueError("give start_urls or sitemap_urls (or both)")
+        if self.http_auth is not None and "authorization" in {k.lower() for k in self.headers}:
+            raise ValueError("give http_auth or an Authorization header, not both")
         return self
 
     # -- derived values ---------------------------------------------------------
@@ -136,12 +181,20 @@ class SiteConfig(BaseModel):
 
     def document_signature(self) -> dict[str, Any]:
         """What shapes the documents: changing any of it must re-send every page."""
-        return {
+        signature: dict[str, Any] = {
             "max_document_chars": self.max_document_chars,
             "metadata": dict(sorted(self.metadata.items())),
             "language": self.language,
             "min_chars": self.min_chars,
         }
+        # Only when set: a site file without them keeps its signature (no re-send on upgrade).
+        extraction = {
+            "content_selector": self.content_selector,
+            "exclude_selectors": self.exclude_selectors,
+            "title_suffix": self.title_suffix,
+        }
+        signature.update((key, value) for key, value in extraction.items() if value)
+        return signature
 
 
 _PLAIN: dict[str, str] = {

@@ -26,6 +26,7 @@ from xml.etree import ElementTree
 from crawler.extract import ExtractedPage, content_fingerprint, title_from_url
 from crawler.language import DEFAULT_LANGUAGE, detect_language
 from crawler.options import ExtractOptions
+from crawler.siteselectors import remove_title_suffix, site_selectors
 
 __all__ = [
     "extract_document",
@@ -290,7 +291,7 @@ def extract_document(body: bytes, url: str, kind: str, options: ExtractOptions) 
     ``skip_reason``: 'no_text' (no letters: a scanned PDF), 'thin' (under
     ``options.min_chars``), 'parse_error' (unreadable file; never raises for bad input).
     The title is the document's metadata title, else its first heading(-like line),
-    else the file name.
+    else the file name; the site's ``title_suffix`` is removed from it.
     """
     language = options.forced_language or DEFAULT_LANGUAGE
     page = ExtractedPage(url=url, title=file_title(url), language=language)
@@ -318,6 +319,9 @@ def extract_document(body: bytes, url: str, kind: str, options: ExtractOptions) 
     except Exception:  # any library's error on a broken file: a reason, not a crash
         page.skip_reason = "parse_error"
         return page
+    selectors = site_selectors(options)
+    if selectors is not None:  # the site's title_suffix, as on pages
+        title = remove_title_suffix(title, selectors.title_suffix)
     page.title = title[:300] or page.title
     for key, value in facts.items():
         value = " ".join((value or "").split())[:300]

@@ -39,11 +39,12 @@ from lxml.html import HtmlElement, HTMLParser, document_fromstring
 from trafilatura.settings import Extractor, use_config
 
 from crawler.language import DEFAULT_LANGUAGE, detect_language
-from crawler.mainregion import find_main_region, region_h1, remove_chrome
+from crawler.mainregion import MainRegion, find_main_region, region_h1, remove_chrome
 from crawler.markdown import code_language, region_to_markdown
 from crawler.options import ExtractOptions
 from crawler.pagekind import index_or_search, redirects
 from crawler.robots_directives import meta_directives
+from crawler.siteselectors import remove_title_suffix, site_selectors
 
 __all__ = [
     "DEFAULT_OPTIONS",
@@ -809,6 +810,11 @@ def _extract(
             skip_reason="empty",
         )
 
+    selectors = site_selectors(options)
+    chosen = None
+    if selectors is not None:  # the site file's own selectors come before anything else
+        selectors.drop_excluded(tree)
+        chosen = selectors.content_region(tree)
     metas = _meta_map(tree)
     noindex, nofollow = _robots(metas, options.robots_meta_names)
     html_lang = _html_lang(tree, metas)
@@ -828,14 +834,20 @@ def _extract(
         )
 
     anchors, h1, logos = _anchors(tree)
-    region = find_main_region(tree)
+    if chosen is not None:  # the site's content_selector names the main region
+        region: MainRegion | None = MainRegion(chosen, "selector")
+    else:
+        region = find_main_region(tree)
     stub = redirects(tree, metas)
     if region is not None:
         remove_chrome(region.element, region.kind)  # a toctree is not what makes an index
         h1 = region_h1(region.element) or h1
     not_knowledge = index_or_search(tree, region.element if region is not None else None)
     site_names = tuple(n for n in (site_name, og_site, *logos, *_home_link_names(tree, url)) if n)
+    suffix = selectors.title_suffix if selectors is not None else None
+    raw_title = remove_title_suffix(raw_title, suffix)
     title = _clean_title(raw_title, site_names, h1) or h1 or title_from_url(url)
+    title = remove_title_suffix(title, suffix)
 
     page = ExtractedPage(
         url=url,

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 
+from crawler.access import resolve_credentials
 from crawler.runrecords import download_failure_reason
-from crawler.urls import host_of, is_private_host, normalize_url
+from crawler.urls import host_allowed, host_of, is_private_host, normalize_url
+from pipelines.redact import install_redaction
 
 if TYPE_CHECKING:
     from typing import Self
@@ -178,3 +180,69 @@ class CrawlDelayMiddleware:
         slot = self.crawler.engine.downloader.slots.get(host)
         if slot is not None and (slot.delay < delay or slot.jitter):
             slot.delay, slot.jitter = max(slot.delay, delay), 0.0
+
+
+class SiteCredentialsMiddleware:
+    """The site file's ``headers``, ``cookies`` and ``http_auth``, on requests to its hosts only.
+
+    Added to every request (pages, sitemaps, robots.txt, llms.txt) whose host is one of the
+    site's domains (``allowed_domains`` or the entry points' hosts, subdomains included), right
+    before download; removed from any other request, so a redirect off the site (Scrapy's
+    redirect keeps custom headers, and a Cookie on another port) never carries them. Removed
+    again when a request goes back to the scheduler (redirects, retries), so the on-disk queue
+    never holds them. Cookies are one ``Cookie`` header (COOKIES_ENABLED stays False: the
+    crawl keeps no cookie jar, a ``Set-Cookie`` answer changes nothing). The secrets are masked
+    in every log line (:mod:`pipelines.redact`).
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.headers: dict[bytes, bytes] = {}
+        self.domains: list[str] = []
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.request_scheduled, signal=signals.request_scheduled)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Spider | None = None) -> None:
+        site = getattr(self.crawler.spider, "site", None)
+        if site is None or getattr(self.crawler.spider, "flush_only", False):
+            return
+        try:  # checked by the crawl command before the run (exit 2)
+            credentials = resolve_credentials(site.headers, site.cookies, site.http_auth)
+        except ValueError as exc:  # e.g. `scrapy shell`, which skips that check
+            logger.error("Site credentials not sent: %s", exc)
+            return
+        if credentials is None:
+            return
+        for secret in credentials.secrets:
+            install_redaction(secret)
+        self.headers = {
+            name.encode("latin-1"): value.encode("latin-1")
+            for name, value in credentials.headers.items()
+        }
+        self.domains = list(site.domains)
+        logger.info(
+            "Site credentials (%s) are sent to %s only",
+            ", ".join(credentials.headers), ", ".join(self.domains),
+        )  # fmt: skip
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if not self.headers:
+            return
+        if host_allowed(host_of(request.url), self.domains):
+            for name, value in self.headers.items():
+                request.headers[name] = value
+            self.crawler.stats.inc_value("access/credentials_sent")
+        else:
+            self._strip(request)
+
+    def request_scheduled(self, request: Request, spider: Spider | None = None) -> None:
+        """Before a request is queued (on disk): no secret goes with it."""
+        self._strip(request)
+
+    def _strip(self, request: Request) -> None:
+        for name in self.headers:
+            request.headers.pop(name, None)

@@ -30,6 +30,10 @@ class ExtractOptions:
     """Run trafilatura's fast path first; full cascade only below ``FULL_CASCADE_BELOW_CHARS``."""
     robots_meta_names: tuple[str, ...] = ("robots",)
     """``<meta name=...>`` values obeyed for noindex/nofollow (add e.g. our bot's token)."""
+    # The site file's selectors and title suffix (crawler/siteselectors.py), validated there.
+    content_selector: str | None = None
+    exclude_selectors: tuple[str, ...] = ()
+    title_suffix: str | None = None
 
     def __post_init__(self) -> None:
         """Normalise the forced language once, so a typo fails at config time, not per page."""

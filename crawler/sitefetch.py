@@ -19,7 +19,8 @@ import httpx
 from scrapy.http import Headers, Request
 from scrapy.responsetypes import responsetypes
 
-from crawler.urls import host_of
+from crawler.access import MissingVariableError, resolve_credentials
+from crawler.urls import host_allowed, host_of
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -46,6 +47,14 @@ class PoliteFetcher:
         self.max_redirects = settings.getint("REDIRECT_MAX_TIMES")
         self.requests = 0
         self._last: dict[str, float] = {}
+        # The site file's headers, cookies and basic auth, to its own hosts only (as in a
+        # crawl); an unset variable sends none here (the crawl itself refuses to start).
+        try:
+            credentials = resolve_credentials(site.headers, site.cookies, site.http_auth)
+        except MissingVariableError:
+            credentials = None
+        self._credentials = credentials.headers if credentials is not None else {}
+        self._domains = list(site.domains)
         self._http = httpx.Client(
             headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=settings.getfloat("DOWNLOAD_TIMEOUT"),
@@ -101,7 +110,10 @@ class PoliteFetcher:
         self._wait_turn(host_of(url))
         self.requests += 1
         try:
-            with self._http.stream("GET", url) as answer:
+            on_site = self._credentials and host_allowed(host_of(url), self._domains)
+            with self._http.stream(
+                "GET", url, headers=self._credentials if on_site else None
+            ) as answer:
                 declared = int(answer.headers.get("Content-Length") or 0)
                 if self.max_size and declared > self.max_size:
                     raise FetchError(

@@ -12,7 +12,7 @@ import codecs
 import logging
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from protego import Protego
 from scrapy.robotstxt import ProtegoRobotParser
@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
     from scrapy import Spider
 
-__all__ = ["RobotsTxtParser", "decode_text", "robots_sitemap_urls", "sitemap_xml"]
+__all__ = [
+    "RobotsTxtParser",
+    "decode_text",
+    "llms_txt_urls",
+    "markdown_links",
+    "robots_sitemap_urls",
+    "sitemap_xml",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +96,35 @@ def sitemap_xml(body: bytes) -> bytes:
         text = body[skip:].decode(codec, errors="replace")
         return _XML_DECL.sub("", text, count=1).lstrip().encode("utf-8")
     return body[skip:].lstrip()
+
+
+# [text](url), [text](<url>), [text](url "title"); the text may hold brackets one level deep.
+_MD_LINK = re.compile(
+    r"\[(?:[^\[\]\n]|\[[^\[\]\n]*\])*\]"  # [text]
+    r"\(\s*<?([^()\s<>]+)>?(?:\s+\"[^\"]*\")?\s*\)"  # (url "title")
+)
+
+
+def llms_txt_urls(entry_urls: list[str]) -> list[str]:
+    """``/llms.txt`` of each site root among ``entry_urls`` (llmstxt.org), once per origin."""
+    roots = []
+    for url in entry_urls:
+        parts = urlsplit(url)
+        roots.append(f"{parts.scheme}://{parts.netloc}/llms.txt")
+    return list(dict.fromkeys(roots))
+
+
+def markdown_links(text: str, base_url: str, limit: int) -> list[str]:
+    """Absolute http(s) URLs of the Markdown links of ``text`` (an llms.txt), first ``limit``
+    distinct ones, fragments dropped, in order."""
+    found: dict[str, None] = {}
+    for match in _MD_LINK.finditer(text):
+        url = urljoin(base_url, match.group(1)).split("#", 1)[0]
+        if url.startswith(("http://", "https://")):
+            found[url] = None
+            if len(found) >= limit:
+                break
+    return list(found)
 
 
 class RobotsTxtParser(ProtegoRobotParser):

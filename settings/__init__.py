@@ -74,6 +74,9 @@ DOWNLOADER_MIDDLEWARES = {
     # After RobotsTxtMiddleware (100) has parsed the host's robots.txt.
     "crawler.middlewares.CrawlDelayMiddleware": 110,
     "crawler.middlewares.ConditionalGetMiddleware": 560,
+    # The site file's headers, cookies and basic auth, to its own hosts only (after every
+    # built-in that sets headers; Scrapy's HttpAuthMiddleware stays unused).
+    "crawler.middlewares.SiteCredentialsMiddleware": 590,
 }
 EXTENSIONS = {
     # Live progress on a terminal, else a log line every KB_PROGRESS_SECONDS.

@@ -154,6 +154,10 @@ def test_pdf_title_falls_back_to_the_first_heading_then_the_file_name() -> None:
     assert rules.content.startswith("Vessels moored at the western quay")
 
 
+def test_title_suffix_applies_to_documents() -> None:
+    assert _extract("harbor-guide.pdf", title_suffix="Guide").title == "Harbor Operations"
+
+
 def test_scanned_pdf_is_skipped_as_no_text() -> None:
     page = _extract("scan.pdf")
     assert (page.skip_reason, page.content, page.content_hash) == ("no_text", "", "")

@@ -12,6 +12,7 @@ job, exactly as the sample deploy/kbcrawler.env + systemd unit do.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -31,7 +32,13 @@ import pytest
 import yaml
 
 from tests.servers.kbapi import KBApiHandle, running_kbapi
-from tests.servers.website import WebsiteHandle, running_website
+from tests.servers.website import (
+    PRIVATE_BASIC,
+    PRIVATE_COOKIE,
+    PRIVATE_HEADER,
+    WebsiteHandle,
+    running_website,
+)
 
 scrapyd = pytest.importorskip(
     "scrapyd", reason="scrapyd is not installed (pip install -e '.[test]')"
@@ -45,6 +52,11 @@ JOB_TIMEOUT = 120.0
 # Settings every job gets through schedule.json's `setting=` (what the test checks it can do).
 FAST = ["AUTOTHROTTLE_ENABLED=False", "KB_FLUSH_SECONDS=1", "KB_EXTRACT_WORKERS=2"]
 CORE_PAGES = ["/", "/en/guide.html"]  # pages with no duplicate the crawl might pick instead
+PRIVATE_ENV = {
+    "DOCS_COOKIE": PRIVATE_COOKIE[1],
+    "DOCS_TOKEN": PRIVATE_HEADER[1],
+    "DOCS_PASSWORD": PRIVATE_BASIC[1],
+}
 
 
 def free_port() -> int:
@@ -224,6 +236,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrapyd]:
             KB_CHAT_MODEL_ID=kbapi.model_id,
             KB_OUTBOX=str(root / "kb" / "outbox"),
             KB_STATE_DIR=str(root / "kb" / "state"),
+            **PRIVATE_ENV,  # a private section's secrets: from scrapyd's environment only
         )
         process, url, log_path = start_scrapyd(root, env)
         handle = Scrapyd(
@@ -332,6 +345,33 @@ def test_refused_token_shows_in_job_log_before_any_page(deployed: Scrapyd) -> No
     # scrapyd's own log has the exit status listjobs.json does not give.
     daemon = deployed.daemon_log()
     assert f"Process died: exitstatus=3 project='{PROJECT}' spider='site' job='{job}'" in daemon
+
+
+def test_private_section_secrets_stay_out_of_listjobs_logs_and_files(deployed: Scrapyd) -> None:
+    kbapi = deployed.kbapi
+    kbapi.reset()
+    config = deployed.site_file(
+        "members",
+        start_urls=[f"{deployed.website.url}/members/cookie/"],
+        allow=["/members/"],
+        headers={PRIVATE_HEADER[0]: "${DOCS_TOKEN}"},
+        cookies={PRIVATE_COOKIE[0]: "${DOCS_COOKIE}"},
+        http_auth={"username": PRIVATE_BASIC[0], "password": "${DOCS_PASSWORD}"},
+    )
+    job = deployed.schedule("site", settings=[*FAST, "LOG_LEVEL=DEBUG"], config=str(config))
+    listed = json.dumps(deployed.jobs())
+    deployed.wait_finished(job)
+    listed += json.dumps(deployed.jobs())
+    log = deployed.job_log("site", job)
+    titles = {d["title"] for d in kbapi.documents()}
+    assert {"Members area", "Leave policy for staff"} <= titles, log[-4000:]
+    assert "(exit status 0)" in log
+    token = base64.b64encode(":".join(PRIVATE_BASIC).encode()).decode()
+    for secret in [*PRIVATE_ENV.values(), token]:
+        assert secret not in listed and secret not in log
+        for path in deployed.root.rglob("*"):
+            if path.is_file() and "website" not in path.parts:
+                assert secret.encode() not in path.read_bytes(), path
 
 
 def kb_schedule(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from crawler.access import MissingVariableError, resolve_credentials
 from crawler.config import ConfigError, load_packaged_site, load_site_file, packaged_site_files
 from crawler.paths import resolve_path_settings
 from crawler.pool import check_start_method
@@ -73,13 +74,20 @@ def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
 
 
 def check_site(spider_name: str, spargs: dict[str, str]) -> None:
-    """Validate the site file before any request; raises :class:`ConfigError`."""
+    """Validate the site file, and the environment variables it references, before any
+    request; raises :class:`ConfigError`."""
     if spargs.get("config"):
-        load_site_file(spargs["config"])
+        site, source = load_site_file(spargs["config"]), spargs["config"]
     elif spider_name == "site":
         raise ConfigError("the 'site' spider needs a site file: -a config=PATH/TO/site.yaml")
     elif spider_name in packaged_site_files():
-        load_packaged_site(spider_name)
+        site, source = load_packaged_site(spider_name), f"settings/sites/{spider_name}.yaml"
+    else:
+        return
+    try:
+        resolve_credentials(site.headers, site.cookies, site.http_auth)
+    except MissingVariableError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def check_settings(settings: BaseSettings) -> list[str]:

@@ -28,7 +28,13 @@ from crawler.options import ExtractOptions
 from crawler.pool import ExtractionPool, PageFailed
 from crawler.robots_directives import bot_token, header_directives
 from crawler.runrecords import UrlRecords, download_failure_reason, url_key
-from crawler.sitefiles import robots_sitemap_urls, sitemap_xml
+from crawler.sitefiles import (
+    decode_text,
+    llms_txt_urls,
+    markdown_links,
+    robots_sitemap_urls,
+    sitemap_xml,
+)
 from crawler.urls import host_allowed, host_of, normalize_url, url_in_rules
 
 if TYPE_CHECKING:
@@ -118,6 +124,9 @@ class SiteSpider(Spider):
             min_chars=spider.site.min_chars,
             lang_sample_chars=s.getint("KB_LANG_SAMPLE_CHARS"),
             forced_language=spider.site.forced_language,
+            content_selector=spider.site.content_selector,
+            exclude_selectors=tuple(spider.site.exclude_selectors),
+            title_suffix=spider.site.title_suffix,
         )
         spider.pool = ExtractionPool(
             s.getint("KB_EXTRACT_WORKERS"),
@@ -287,8 +296,38 @@ class SiteSpider(Spider):
                 sitemaps.append(f"{parts.scheme}://{parts.netloc}/robots.txt")
         for url in dict.fromkeys(sitemaps):
             yield self.sitemap_request(url)
+        if self.site.seed_llms_txt:
+            for url in llms_txt_urls([*self.site.start_urls, *self.site.sitemap_urls]):
+                yield self.llms_txt_request(url)
         for url in self.site.start_urls:
             yield self.page_request(normalize_url(url), depth=0)
+
+    def llms_txt_request(self, url: str) -> Request:
+        return NamedCallbackRequest(
+            url,
+            callback=self.parse_llms_txt,
+            errback=self.sitemap_failed,
+            meta={"kb_llms_txt": True},
+            priority=10,
+        )
+
+    def parse_llms_txt(self, response: Response) -> Iterator[Request]:
+        """``/llms.txt`` (llmstxt.org): its Markdown links within the site's rules seed the crawl
+        like start URLs; a linked ``llms-full.txt`` on the site is read the same way."""
+        self.crawler.stats.inc_value("llms_txt/parsed")
+        links = markdown_links(decode_text(response.body), response.url, MAX_SITEMAP_ENTRIES)
+        for url in map(normalize_url, links):
+            if urlsplit(url).path.endswith("/llms-full.txt"):  # a discovery file, as sitemaps:
+                on_site = host_allowed(host_of(url), self.allowed_domains)  # host rule only
+                if on_site and not response.url.endswith("/llms-full.txt"):
+                    yield self.llms_txt_request(url)
+                continue
+            if not self.url_wanted(url):
+                self.crawler.stats.inc_value("discovery/filtered")
+                self.refuse_link(url, response.url, 0)
+                continue
+            self.crawler.stats.inc_value("llms_txt/pages")
+            yield self.page_request(url, depth=0, referer=response.url)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         level = response.meta.get("kb_sitemap_level", 0)
@@ -381,8 +420,9 @@ class SiteSpider(Spider):
         self.crawler.stats.inc_value("sitemap/failed")
         request = failure.request
         why = request.meta.get("kb_refused") or download_failure_reason(failure.value)
-        if why in (("http_404", None), ("http_410", None)) and request.url.endswith("/robots.txt"):
-            return  # no robots.txt: a normal answer, not a loss
+        optional = request.url.endswith("/robots.txt") or request.meta.get("kb_llms_txt")
+        if why in (("http_404", None), ("http_410", None)) and optional:
+            return  # no robots.txt (or llms.txt): a normal answer, not a loss
         if why is not None:
             self.skip(
                 normalize_url(request.url), why[0], detail=why[1],

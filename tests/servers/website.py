@@ -22,6 +22,7 @@ Admin endpoints (never logged, never affected by the mode switch):
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import email.utils
 import gzip
@@ -1286,6 +1287,97 @@ CASES: dict[str, CaseRoute] = {
     ),
 }
 
+# -- issue 16: private sections, awkward themes, llms.txt --------------------------------
+# The credentials the private sections want (tests pass them to the crawl through the
+# environment; the request log shows what each request carried).
+PRIVATE_COOKIE = ("kb_session", "c00kie-5ecret-7d41")
+PRIVATE_HEADER = ("X-Docs-Token", "head3r-5ecret-19ab")
+PRIVATE_BASIC = ("reader", "ba5ic-5ecret-88c2")
+
+
+def _private_page(title: str, topic: str, links: tuple[str, ...] = ()) -> str:
+    topic = f"It is only served to a reader who is logged in. {topic}"
+    return _case_page(title, topic, links=links)
+
+
+# path -> (credential it needs: "cookie" | "basic", page). Links stay inside /members/ except
+# /members/away, which redirects to the "away" host (another test server, off the site).
+PRIVATE_PAGES: dict[str, tuple[str, str]] = {
+    "/members/cookie": (
+        "cookie",
+        _private_page(
+            "Members area",
+            "The articles below need the session cookie too.",
+            links=("billing.html", "/members/basic/", "/members/away"),
+        ),
+    ),
+    "/members/cookie/billing.html": (
+        "cookie",
+        _private_page("Billing for members", "Invoices are issued on the first of the month."),
+    ),
+    "/members/basic": (
+        "basic",
+        _private_page(
+            "Staff handbook",
+            "The whole handbook sits behind HTTP basic authentication.",
+            links=("leave.html",),
+        ),
+    ),
+    "/members/basic/leave.html": (
+        "basic",
+        _private_page("Leave policy for staff", "Ask for leave two weeks ahead."),
+    ),
+}
+AWAY_LANDING = _case_page("Away landing", "A page on another host; credentials never come here.")
+
+_THEME_PROSE = (
+    "<p>Harbor keeps folders in sync between laptops and servers. This article explains the "
+    "{topic} in detail, with the steps a new administrator follows on the first day.</p>"
+    "<p>Each step is short, and every command can be undone, so nothing is lost while you "
+    "learn. Read the whole article once before you start.</p>"
+)
+# Pages whose theme the generic extraction misreads (content_selector, exclude_selectors,
+# title_suffix). This theme puts the article in an <aside>, which generic extraction drops
+# as chrome; the other keeps an advert inside the article.
+THEME_PAGES: dict[str, str] = {
+    "/themes/hidden.html": (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Replication ~~ Harbor Knowledge Hub (beta)</title></head><body>"
+        '<div class="teaser"><p>Replication, explained for new administrators. '
+        '<a href="/themes/promo.html">Quotas</a></p></div>'
+        '<aside class="kb-answer"><h2>How replication works</h2>'
+        + _THEME_PROSE.format(topic="replication protocol")
+        + "</aside></body></html>"
+    ),
+    "/themes/promo.html": (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Quotas ~~ Harbor Knowledge Hub</title></head><body>"
+        '<div class="kb-answer"><article><h1>Storage quotas per folder</h1>'
+        + _THEME_PROSE.format(topic="storage quota rules")
+        + '<div class="upsell"><p>Upgrade to Harbor Pro today and get unlimited quotas, '
+        "priority support and a free sticker pack for your whole team.</p></div>"
+        + "<p>Quotas are checked every night and reported to the folder owner.</p>"
+        "</article></div></body></html>"
+    ),
+}
+
+LLMS_TXT = (
+    "# Example Docs\n\n> Harbor's documentation, for language models.\n\n## Guides\n\n"
+    "- [Overview](/llms-only/overview.html): what Harbor is\n"
+    "- [Guide](/en/guide.html): outside the llms-only section\n"
+    "- [Status](http://offsite.invalid/status): another host\n\n"
+    "## Optional\n\n- [Everything](/llms-full.txt)\n"
+)
+LLMS_FULL_TXT = (
+    "# Example Docs (full)\n\n## Overview\n\nHarbor syncs folders.\n\n"
+    "See [the details page](/llms-only/details.html) for the rest.\n"
+)
+LLMS_PAGES: dict[str, str] = {
+    "/llms-only/start.html": _case_page("Start of the llms section", "It links nowhere."),
+    "/llms-only/overview.html": _case_page("Harbor overview", "Only llms.txt links here."),
+    "/llms-only/details.html": _case_page("Harbor details", "Only llms-full.txt links here."),
+}
+
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
@@ -1522,8 +1614,10 @@ class SiteState:
         gen_pages: int = 0,
         state_dir: Path | None = None,
         robots: str = "default",
+        away: str | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        self.away = away  # where /members/away redirects (another test server)
         self.robots = robots
         self.base = base
         self.offsite = offsite
@@ -1986,6 +2080,7 @@ class WebsiteHandler(BaseHTTPRequestHandler):
                 "user_agent": headers.get("User-Agent"),
                 "if_none_match": headers.get("If-None-Match"),
                 "if_modified_since": headers.get("If-Modified-Since"),
+                "headers": dict(headers.items()),
             }
         )
 
@@ -2075,6 +2170,20 @@ class WebsiteHandler(BaseHTTPRequestHandler):
             self._redirect(status, site.base + target)
         elif path == "/go-offsite":
             self._redirect(302, f"{site.offsite}/en/guide.html")
+        elif path in PRIVATE_PAGES:
+            self._serve_private(*PRIVATE_PAGES[path])
+        elif path == "/members/away":
+            self._redirect(302, f"{site.away or site.offsite}/members/landing")
+        elif path == "/members/landing":
+            self._send_html(AWAY_LANDING)
+        elif path in THEME_PAGES:
+            self._send_html(THEME_PAGES[path])
+        elif path in LLMS_PAGES:
+            self._send_html(LLMS_PAGES[path])
+        elif path == "/llms.txt":
+            self._send(200, LLMS_TXT.encode(), "text/markdown; charset=utf-8")
+        elif path == "/llms-full.txt":
+            self._send(200, LLMS_FULL_TXT.encode(), "text/plain; charset=utf-8")
         elif path == "/library":
             self._send_html(LIBRARY_INDEX)
         elif path == "/library/sitemap.xml":
@@ -2118,6 +2227,22 @@ class WebsiteHandler(BaseHTTPRequestHandler):
             self._send_validated(body, content_type, page.last_modified)
         else:
             self._not_found()
+
+    def _serve_private(self, needs: str, page: str) -> None:
+        """403 without the session cookie, 401 (with a challenge) without basic auth."""
+        if needs == "cookie":
+            name, value = PRIVATE_COOKIE
+            cookies = [c.strip() for c in (self.headers.get("Cookie") or "").split(";")]
+            if f"{name}={value}" not in cookies:
+                self._send(403, b"<html><body>Log in first</body></html>", "text/html")
+                return
+        else:
+            token = base64.b64encode(":".join(PRIVATE_BASIC).encode()).decode()
+            if self.headers.get("Authorization") != f"Basic {token}":
+                challenge = {"WWW-Authenticate": 'Basic realm="staff"'}
+                self._send(401, b"<html><body>Who are you?</body></html>", "text/html", challenge)
+                return
+        self._send_html(page)
 
     def _serve_case(self, case: CaseRoute) -> None:
         body = case.body.replace(BASE_TOKEN, self.site.base).encode("utf-8")
@@ -2271,16 +2396,20 @@ def start_website(
     port: int = 0,
     state_dir: str | os.PathLike[str] | None = None,
     robots: str = "default",
+    host: str = "127.0.0.1",
+    away: str | None = None,
     startup_timeout: float = 20.0,
 ) -> tuple[str, WebsiteHandle]:
     """Start the site in a subprocess (stderr goes to ``tmpdir``); caller must ``stop()``."""
     tmp = Path(tmpdir)
     tmp.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "tests.servers.website", "--port", str(port)]
-    cmd += ["--gen-pages", str(gen_pages), "--robots", robots]
+    cmd += ["--gen-pages", str(gen_pages), "--robots", robots, "--host", host]
+    if away:
+        cmd += ["--away", away]
     if state_dir is not None:
         cmd += ["--state-dir", str(state_dir)]
-    stderr_path = tmp / "website-stderr.log"
+    stderr_path = tmp / ("website-stderr.log" if host == "127.0.0.1" else f"website-{host}.log")
     pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": pythonpath}
     with open(stderr_path, "wb") as stderr:
@@ -2327,13 +2456,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument("--gen-pages", type=int, default=0, help="size of /gen/ (0 = off)")
     parser.add_argument("--robots", choices=ROBOTS_VARIANTS, default="default")
+    parser.add_argument("--away", default=None, help="base URL /members/away redirects to")
     args = parser.parse_args(argv)
     server = WebsiteServer((args.host, args.port))
     port = server.server_address[1]
     base = f"http://{args.host}:{port}"
     site = SiteState(
-        base, f"http://{OFFSITE_HOST}:{port}", args.gen_pages, args.state_dir, args.robots
-    )
+        base, f"http://{OFFSITE_HOST}:{port}", args.gen_pages, args.state_dir, args.robots,
+        args.away,
+    )  # fmt: skip
     server.site = site
     if args.host == "127.0.0.1":
         # Best effort: some systems have no 127.0.0.2; the links then just fail to connect.
