@@ -86,6 +86,18 @@ class SiteConfig(BaseModel):
     # JavaScript rendering (crawler/render.py, crawler/appshell.py)
     render_js: Literal["never", "auto", "always"] = "never"
     wait_for: str | None = None
+    # Linked documents (README "Linked documents (PDF, DOCX)"): kinds extracted, size cap.
+    documents: list[Literal["pdf", "docx"]] = []
+    max_document_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _document_kinds(cls, value: Any) -> Any:
+        """'pdf' or ['PDF', 'docx'] -> ['pdf', 'docx']."""
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list):
+            return value  # pydantic says "must be a list"
+        return [v.strip().lower() if isinstance(v, str) else v for v in value]
 
     @field_validator(
         "start_urls",

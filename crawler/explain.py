@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from scrapy.utils.misc import load_object
 
+from crawler.documentkinds import document_kind
 from crawler.middlewares import private_host_refused
 from crawler.options import ExtractOptions
 from crawler.robots_directives import bot_token, header_directives
@@ -375,7 +376,7 @@ def _page_checks(
     chain: list[str],
     record: dict[str, Any] | None,
 ) -> None:
-    from crawler.pagework import process_page
+    from crawler.pagework import process_document, process_page
 
     site = spider.site
     if chain:
@@ -386,9 +387,10 @@ def _page_checks(
         ex.add("download", FAIL, f"HTTP {response.status}{gone}")
         return
     ex.add("download", PASS, f"HTTP 200, {len(response.body)} bytes")
-    if not spider._is_html(response):
-        ctype = (response.headers.get(b"Content-Type") or b"?").decode("latin-1")
-        ex.add("HTML", FAIL, f"not an HTML page ({ctype}): counted as not_html")
+    ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+    kind = document_kind(ctype, url, site.documents) if site.documents else None
+    if kind is None and not spider._is_html(response):
+        ex.add("HTML", FAIL, f"not an HTML page ({ctype or '?'}): counted as not_html")
         return
     user_agent = (
         site.user_agent or settings.get("ROBOTSTXT_USER_AGENT") or settings.get("USER_AGENT")
@@ -401,7 +403,10 @@ def _page_checks(
         forced_language=site.forced_language,
     )
     max_chars = min(site.max_document_chars, learned_limit(state_dir, site.name) or 10**9)
-    page = process_page(response.text, response.url, options, site.name, 1, (url, max_chars))
+    if kind is not None:  # a linked document (documents: [pdf, docx])
+        page = process_document(response.body, response.url, kind, options, (url, max_chars))
+    else:
+        page = process_page(response.text, response.url, options, site.name, 1, (url, max_chars))
 
     canonical = page.get("canonical_url")
     canonical = normalize_url(canonical) if canonical else None

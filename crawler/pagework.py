@@ -18,7 +18,7 @@ import lxml.html
 from lxml import etree
 
 from crawler.appshell import app_shell_reason
-from crawler.extract import ExtractOptions, extract_page
+from crawler.extract import ExtractedPage, ExtractOptions, extract_page
 from crawler.urls import normalize_url
 from pipelines.split import split_page
 
@@ -115,6 +115,17 @@ def extract_links(html: str, base_url: str, limit: int) -> tuple[list[str], int]
     return list(seen), dropped
 
 
+def _with_parts(page: ExtractedPage, split: tuple[str, int] | None) -> dict[str, Any]:
+    """The page as a dict; with its ``parts`` when ``split`` (document URL, max characters)
+    is given and the page has content."""
+    result = page.to_dict()
+    if split is not None and not page.skip_reason:
+        doc_url, max_chars = split
+        result["parts"] = split_page(page.title, page.content, doc_url, max_chars, page.anchors)
+        result["parts_limit"] = max_chars
+    return result
+
+
 def process_page(
     html: str,
     url: str,
@@ -134,11 +145,7 @@ def process_page(
     ``discovery_error`` in the result says what could not be parsed (None when all went well).
     """
     page = extract_page(html, url, options, site_name=site_name)
-    result = page.to_dict()
-    if split is not None and not page.skip_reason:
-        doc_url, max_chars = split
-        result["parts"] = split_page(page.title, page.content, doc_url, max_chars, page.anchors)
-        result["parts_limit"] = max_chars
+    result = _with_parts(page, split)
     links: list[str] = []
     dropped = 0
     result["discovery_error"] = None
@@ -151,4 +158,20 @@ def process_page(
     result["links_dropped"] = dropped
     if app_shell_check and page.skip_reason in ("thin", "empty"):
         result["app_shell"] = app_shell_reason(html)
+    return result
+
+
+def process_document(
+    body: bytes,
+    url: str,
+    kind: str,
+    options: ExtractOptions,
+    split: tuple[str, int] | None = None,
+) -> dict[str, Any]:
+    """Extract one linked document (``kind`` 'pdf' or 'docx'): :func:`process_page`'s
+    result shape, without links (see :func:`crawler.documents.extract_document`)."""
+    from crawler.documents import extract_document
+
+    result = _with_parts(extract_document(body, url, kind, options), split)
+    result.update(discovery_error=None, links=[], links_dropped=0)
     return result

@@ -59,6 +59,12 @@ def _process_page(*args: Any) -> dict[str, Any]:
     return pagework.process_page(*args)
 
 
+def _process_document(*args: Any) -> dict[str, Any]:
+    from crawler import pagework
+
+    return pagework.process_document(*args)
+
+
 def _worker_main(
     conn: Connection, func: Callable[..., Any], parent: int | None, inherited: list[int]
 ) -> None:
@@ -84,13 +90,13 @@ def _worker_main(
     while True:
         try:
             data = conn.recv_bytes()
-            args = pickle.loads(data)
+            call, args = pickle.loads(data)
         except (EOFError, OSError):
             return  # the crawler closed the pool, or is gone
         size = len(data)
         del data
         try:
-            reply = pickle.dumps((True, func(*args)), pickle.HIGHEST_PROTOCOL)
+            reply = pickle.dumps((True, (call or func)(*args)), pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # a bug on one page: the crawler logs it, the worker goes on
             reply = pickle.dumps((False, type(exc).__name__), pickle.HIGHEST_PROTOCOL)
         del args
@@ -314,16 +320,22 @@ class ExtractionPool:
             max(self.timeout, START_TIMEOUT), self._lost, worker, True
         )
 
-    async def run(self, *args: Any) -> dict[str, Any]:
-        """Process one page; raises :class:`PageFailed` for this page only."""
+    async def run(
+        self, *args: Any, call: Callable[..., dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Process one page; raises :class:`PageFailed` for this page only.
+
+        ``call`` is another module-level function for the workers to run instead of the
+        pool's (a linked document's :func:`crawler.pagework.process_document`).
+        """
         if self.inline:
-            return self.func(*args)
+            return (call or self.func)(*args)
         async with self._slots:
             if self._closed:
                 raise PageFailed("closed")
             self.start()
             assert self._loop is not None
-            payload = pickle.dumps(args, pickle.HIGHEST_PROTOCOL)
+            payload = pickle.dumps((call, args), pickle.HIGHEST_PROTOCOL)
             for _attempt in (1, 2):
                 if self._broken:
                     break
@@ -344,6 +356,11 @@ class ExtractionPool:
                     raise PageFailed("error")
                 return value
             raise PageFailed("worker_crash")
+
+    async def run_document(self, *args: Any) -> dict[str, Any]:
+        """:meth:`run` for a linked document: :func:`crawler.pagework.process_document`'s
+        arguments and result."""
+        return await self.run(*args, call=_process_document)
 
     def _dispatch(self) -> None:
         """Give the pages in line to the free workers; with pages to spare, one more to each

@@ -20,6 +20,7 @@ from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap
 
 from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_site_file
+from crawler.documentkinds import document_kind, url_kind
 from crawler.items import PageItem, build_document
 from crawler.middlewares import quiet_network_tracebacks
 from crawler.named_request import NamedCallbackRequest
@@ -270,6 +271,8 @@ class SiteSpider(Spider):
         ``render``: why the browser renders it; by default :class:`RenderPolicy` decides."""
         self.requested.add(url_key(url))
         meta = {"kb_page": True, "kb_depth": depth, "kb_lastmod": lastmod}
+        if url_kind(url) in self.site.documents:  # a linked document's own size cap
+            meta["download_maxsize"] = meta["download_warnsize"] = self.site.max_document_bytes
         if referer:
             meta["kb_referer"] = referer
         if self.render is not None:
@@ -486,8 +489,9 @@ class SiteSpider(Spider):
             return
         for origin in origins:
             self.skip(origin, "redirect", detail=url, referer=referer, depth=depth)
-        if not self._is_html(response):
-            ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        kind = document_kind(ctype, url, self.site.documents) if self.site.documents else None
+        if kind is None and not self._is_html(response):
             self.skip(url, "not_html", detail=ctype or None, referer=referer, depth=depth)
             if self.sync is not None:
                 self.sync.mark_seen(url)
@@ -502,22 +506,21 @@ class SiteSpider(Spider):
                 "max_pages (%d) reached: no more pages will be extracted", self.site.max_pages
             )
         header = header_directives(response.headers.getlist(b"X-Robots-Tag"), self.bots)
+        if kind is not None:
+            async for item in self.parse_document(response, kind, header.noindex, origins):
+                yield item
+            return
         # Links are read at max_depth too, to record what lies beyond it.
         read_links = self.site.follow_links and not header.nofollow
         # The knowledge-base pipeline's current split limit: the worker splits there.
-        split_chars = getattr(self.crawler, "kb_split_chars", None)
         rendered = self.render.rendered(response) if self.render else None
-        try:
-            page = await self.pool.run(
-                response.text, response.url, self.options, self.site.name,
-                MAX_LINKS_PER_PAGE if read_links else 0,
-                (url, split_chars) if split_chars else None,
-                self.render is not None and self.render.checks_shell(rendered),
-            )  # fmt: skip
-        except PageFailed as exc:
-            stats.inc_value(f"extract/failed/{exc.reason}")
-            logger.warning("Extraction failed (%s): %s", exc.reason, response.url)
-            self.skip(url, "extraction_failed", detail=exc.reason, referer=referer, depth=depth)
+        page = await self._extracted(
+            response, self.pool.run,
+            response.text, response.url, self.options, self.site.name,
+            MAX_LINKS_PER_PAGE if read_links else 0, self._split_at(url),
+            self.render is not None and self.render.checks_shell(rendered),
+        )  # fmt: skip
+        if page is None:
             return
         stats.inc_value("extract/pages")
         if self.render is not None:
@@ -554,21 +557,75 @@ class SiteSpider(Spider):
                     self.deferred.setdefault(canonical, []).append((url, depth, referer))
                     yield self.page_request(canonical, depth, referer=url)
                 return
-        if not page["skip_reason"] and header.noindex:
+        item = self._outcome(response, page, links, header.noindex, origins)
+        if item is not None:
+            yield item
+
+    async def parse_document(
+        self, response: Response, kind: str, noindex: bool, origins: list[str]
+    ) -> AsyncIterator[Any]:
+        """A linked PDF or DOCX (``kind``): extracted in the worker pool
+        (:func:`crawler.pagework.process_document`), then delivered like a page."""
+        page = await self._extracted(
+            response, self.pool.run_document,
+            response.body, response.url, kind, self.options,
+            self._split_at(normalize_url(response.url)),
+        )  # fmt: skip
+        if page is None:
+            return
+        self.crawler.stats.inc_value(f"documents/{kind}")
+        item = self._outcome(response, page, [], noindex, origins)
+        if item is not None:
+            yield item
+
+    def _split_at(self, url: str) -> tuple[str, int] | None:
+        """(document URL, characters) where the worker splits: the knowledge-base
+        pipeline's current split limit; None without that pipeline."""
+        split_chars = getattr(self.crawler, "kb_split_chars", None)
+        return (url, split_chars) if split_chars else None
+
+    async def _extracted(self, response: Response, run: Any, *args: Any) -> dict[str, Any] | None:
+        """``await run(*args)`` (the pool); None, recorded, when the worker failed."""
+        try:
+            return await run(*args)
+        except PageFailed as exc:
+            self.crawler.stats.inc_value(f"extract/failed/{exc.reason}")
+            logger.warning("Extraction failed (%s): %s", exc.reason, response.url)
+            self.skip(
+                normalize_url(response.url), "extraction_failed", detail=exc.reason,
+                referer=_referer(response.request), depth=response.meta.get("kb_depth", 0),
+            )  # fmt: skip
+            return None
+
+    def _outcome(
+        self,
+        response: Response,
+        page: dict[str, Any],
+        links: list[str],
+        noindex: bool,
+        origins: list[str],
+    ) -> PageItem | None:
+        """The item of an extracted page or document, or None when it is skipped
+        (recorded with its reason, the sync state told it was seen)."""
+        url = normalize_url(response.url)
+        if not page["skip_reason"] and noindex:
             page["skip_reason"] = "noindex"
         if page["skip_reason"]:
             detail = None
             if page["skip_reason"] == "not_html":  # a binary body served as HTML
                 detail = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
-            self.skip(url, page["skip_reason"], detail=detail, referer=referer, depth=depth)
+            self.skip(
+                url, page["skip_reason"], detail=detail,
+                referer=_referer(response.request), depth=response.meta.get("kb_depth", 0),
+            )  # fmt: skip
             if self.sync is not None:
                 self.sync.mark_seen(url)
                 self.sync.record_page(url, links=links, **self._validators(response))
-            return
-        stats.inc_value(f"lang/{page['language']}")
-        stats.inc_value("discovery/content_pages")
+            return None
+        self.crawler.stats.inc_value(f"lang/{page['language']}")
+        self.crawler.stats.inc_value("discovery/content_pages")
         self.content_reached(url, *origins)
-        yield self.page_item(url, page, response, links)
+        return self.page_item(url, page, response, links)
 
     def content_reached(self, *urls: str) -> None:
         """These URLs gave a document (or are unchanged since one was delivered): pages that

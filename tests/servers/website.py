@@ -1599,6 +1599,52 @@ PNG_BYTES = _png()
 PDF_BYTES = _pdf()
 BLOB_BYTES = _blob()
 
+# -- linked documents (/library/): PDFs and a DOCX, see tests/fixtures/documents ----------
+
+DOCUMENT_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "documents"
+PDF_TYPE = "application/pdf"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+LIBRARY_BIG_BYTES = 3 * 1024 * 1024
+
+
+def _library() -> dict[str, tuple[bytes, str]]:
+    """The /library/ files: path -> (body, content type). ``huge.pdf`` is the guide padded
+    past 3 MiB with PDF comment lines (still a valid PDF); ``download?id=7`` is a PDF at a
+    URL without extension (the German handbook); ``quay-rules.pdf`` is served as
+    application/octet-stream."""
+    guide = (DOCUMENT_FIXTURES / "harbor-guide.pdf").read_bytes()
+    padding = b"%" + b"x" * 1022 + b"\n"
+    return {
+        "/library/harbor-guide.pdf": (guide, PDF_TYPE),
+        "/library/download": ((DOCUMENT_FIXTURES / "handbuch.pdf").read_bytes(), PDF_TYPE),
+        "/library/quay-rules.pdf": (
+            (DOCUMENT_FIXTURES / "quay-rules.pdf").read_bytes(),
+            "application/octet-stream",
+        ),
+        "/library/scan.pdf": ((DOCUMENT_FIXTURES / "scan.pdf").read_bytes(), PDF_TYPE),
+        "/library/huge.pdf": (guide + padding * (LIBRARY_BIG_BYTES // 1024), PDF_TYPE),
+        "/library/notes.docx": (
+            (DOCUMENT_FIXTURES / "deployment-notes.docx").read_bytes(),
+            DOCX_TYPE,
+        ),
+    }
+
+
+LIBRARY_INDEX = """<!doctype html><html lang="en"><head><title>Library</title></head>
+<body><main><h1>Library</h1>
+<p>Manuals and notes of the harbor team, to download.</p>
+<ul><li><a href="/library/harbor-guide.pdf">Harbor Operations Guide (PDF)</a></li>
+<li><a href="/library/scan.pdf">Scanned berth plan (PDF)</a></li>
+<li><a href="/library/huge.pdf">Complete archive (PDF, 3 MB)</a></li>
+<li><a href="/library/download?id=7">Handbuch (PDF)</a></li>
+<li><a href="/library/notes.docx">Deployment notes (DOCX)</a></li></ul>
+</main></body></html>"""
+
+# In the library sitemap only, never linked.
+LIBRARY_SITEMAP_PATHS = ("/library/quay-rules.pdf",)
+
+
+LIBRARY = _library()
 
 # -- helpers --------------------------------------------------------------------------
 
@@ -2247,6 +2293,13 @@ class WebsiteHandler(BaseHTTPRequestHandler):
             self._send(200, LLMS_TXT.encode(), "text/markdown; charset=utf-8")
         elif path == "/llms-full.txt":
             self._send(200, LLMS_FULL_TXT.encode(), "text/plain; charset=utf-8")
+        elif path == "/library":
+            self._send_html(LIBRARY_INDEX)
+        elif path == "/library/sitemap.xml":
+            entries = [(p, INITIAL_DATE) for p in LIBRARY_SITEMAP_PATHS]
+            self._send(200, site.urlset(entries), "application/xml")
+        elif path in LIBRARY and (path != "/library/download" or query.get("id") == ["7"]):
+            self._send_validated(*LIBRARY[path], INITIAL_DATE)
         elif path == "/files/manual.pdf":
             self._send_validated(PDF_BYTES, "application/pdf", INITIAL_DATE)
         elif path == "/img/logo.png":
