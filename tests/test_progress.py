@@ -74,7 +74,8 @@ def test_a_terminal_gets_a_live_display_and_no_progress_lines(
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     env = {**crawl_env(tmp_path), "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
+    for inherited in ("NO_COLOR", "COLUMNS", "LINES"):  # the pty's size, not the runner's
+        env.pop(inherited, None)
     proc = subprocess.Popen(
         command(slow_site), cwd=REPO_ROOT, env=env, stdin=slave, stdout=slave, stderr=slave
     )
