@@ -38,8 +38,8 @@ from scrapy.exceptions import CloseSpider
 
 from pipelines.batch import SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
-    ImportClient,
     ImportResult,
+    KBClient,
     KBError,
     KBFatal,
     KBInvalidRequest,
@@ -105,7 +105,7 @@ class KnowledgeBasePipeline:
             "log_wait_seconds": s.getfloat("KB_LOG_WAIT_SECONDS"),
         }
         self.senders = max(1, s.getint("KB_MAX_IN_FLIGHT"))
-        self.client: ImportClient | None = None
+        self.client: KBClient | None = None
         self.outbox: Outbox | None = None
         self.queue: asyncio.Queue[PendingBatch | None] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
@@ -150,7 +150,7 @@ class KnowledgeBasePipeline:
             logger.error("No chat model id: set chat_model_id in the site file or KB_CHAT_MODEL_ID")
             self.stats.set_value("kb/fatal", "NO_MODEL_ID")
             raise CloseSpider("kb_no_model_id")
-        self.client = ImportClient(
+        self.client = KBClient(
             self.api_url, self.token, model, on_event=self.stats.inc_value, **self.client_options
         )
         await self._check_credentials()
