@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import logging
 import re
-import time
 
 import httpx
 import pytest
@@ -53,29 +52,65 @@ def test_partial_import_answer_maps_refused_documents() -> None:
     assert result.refused == {1: ("INVALID_DOCUMENT", "bad")}
 
 
+class FakeClock:
+    """A clock that moves only when the limiter sleeps: waits are exact, nothing sleeps."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 def test_rate_limiter_spaces_requests_evenly() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(600, clock=clock, sleep=clock.sleep)
+    interval = 60 / (600 * RateLimiter.SAFETY)  # 0.103 s: a little under the limit
+
     async def main() -> list[float]:
-        limiter = RateLimiter(600)  # one every 0.1 s (0.103 s with the safety margin)
-        stamps = []
+        starts = []
         for _ in range(5):
             await limiter.acquire()
-            stamps.append(time.monotonic())
-        return stamps
+            starts.append(clock.now)
+        return starts
 
-    stamps = asyncio.run(main())
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert all(g >= 0.09 for g in gaps), gaps
+    starts = asyncio.run(main())
+    assert clock.sleeps == pytest.approx([interval] * 4)  # the first request does not wait
+    assert [b - a for a, b in itertools.pairwise(starts)] == pytest.approx([interval] * 4)
+
+
+def test_rate_limiter_does_not_wait_for_a_request_that_comes_late() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(60, clock=clock, sleep=clock.sleep)  # one every 1.03 s
+
+    async def main() -> None:
+        await limiter.acquire()
+        clock.now += 5.0  # the next request comes long after its turn
+        await limiter.acquire()
+        clock.now += 0.5  # and the one after it too early: it waits for the rest
+        await limiter.acquire()
+
+    asyncio.run(main())
+    assert clock.sleeps == pytest.approx([60 / (60 * RateLimiter.SAFETY) - 0.5])
 
 
 def test_retry_after_defers_every_sender() -> None:
-    async def main() -> float:
-        limiter = RateLimiter(0)
-        limiter.defer(0.3)
-        start = time.monotonic()
-        await limiter.acquire()
-        return time.monotonic() - start
+    clock = FakeClock()
+    limiter = RateLimiter(0, clock=clock, sleep=clock.sleep)  # no client-side limit
 
-    assert asyncio.run(main()) >= 0.28
+    async def main() -> None:
+        await limiter.acquire()
+        limiter.defer(7.0)  # the server said Retry-After: 7
+        limiter.defer(2.0)  # a shorter one (another sender's answer) does not pull it forward
+        await asyncio.gather(limiter.acquire(), limiter.acquire())  # both wait for the 7 s
+
+    asyncio.run(main())
+    assert clock.sleeps == pytest.approx([7.0])
 
 
 def test_redaction_masks_the_token_in_messages_and_tracebacks() -> None:
@@ -172,7 +207,7 @@ def test_import_outcome_refuses_anything_else(body: object, reason: str) -> None
     ],
 )
 def test_check_api_url_accepts_a_base_url_with_its_version(url: str) -> None:
-    check_api_url(url)
+    assert check_api_url(url) is None  # raises ValueError when refused
 
 
 @pytest.mark.parametrize(

@@ -440,12 +440,9 @@ def test_wrong_credentials_stop_the_run_before_any_page_request(
 ) -> None:
     with running_kbapi(tmp_path, **{"token": TOKEN, "model_id": MODEL, **server}) as api:
         env = _env(tmp_path, api, model=client.get("model", MODEL))
-        started = time.monotonic()
         result = crawl_site(_site_file(tmp_path, website), tmp_path, env=env)
-        elapsed = time.monotonic() - started
         searches, imports = api.searches(), api.requests()
     assert result.returncode == 3, result.stderr[-3000:]
-    assert elapsed < 15, elapsed  # Scrapy's start-up and one search, not a crawl
     assert website.requests() == []  # not even robots.txt
     assert imports == []
     assert [(s["limit"], s["error"]) for s in searches] == [(1, code)]
