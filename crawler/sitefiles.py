@@ -9,7 +9,6 @@ follows a BOM. These pure functions decode the bytes once, the same way for the 
 from __future__ import annotations
 
 import codecs
-import logging
 import re
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
@@ -30,8 +29,6 @@ __all__ = [
     "robots_sitemap_urls",
     "sitemap_xml",
 ]
-
-logger = logging.getLogger(__name__)
 
 # Longest BOMs first: the UTF-32 LE BOM starts with the UTF-16 LE one.
 _BOMS = (
