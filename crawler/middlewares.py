@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.access import resolve_credentials
 from crawler.runrecords import download_failure_reason
@@ -139,12 +139,14 @@ class CrawlDelayMiddleware:
 
     The delay becomes the host's download-slot delay, and AutoThrottle is told not to
     lower it (``autothrottle_dont_adjust_delay``). Capped at ``MAX_DELAY`` so a hostile
-    robots.txt cannot stall a crawl for days.
+    robots.txt cannot stall a crawl for days. Off (``NotConfigured``) without ``ROBOTSTXT_OBEY``.
     """
 
     MAX_DELAY = 60.0
 
     def __init__(self, crawler: Crawler):
+        if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            raise NotConfigured  # no robots.txt is read: there is no Crawl-delay to honour
         self.crawler = crawler
         self.delays: dict[str, float] = {}
         settings = crawler.settings
