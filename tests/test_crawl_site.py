@@ -181,7 +181,7 @@ def test_polite_and_on_site_requests_only(crawl: Any) -> None:
     for path in X.NEVER_REQUESTED:
         assert path not in paths, path
     assert not [r for r in requests if r["host"].startswith(X.OFFSITE_LISTENER_HOST)]
-    assert all(r["user_agent"].startswith("kbcrawler/") for r in requests)
+    assert requests and all(r["user_agent"].startswith("kbcrawler/") for r in requests)
     assert "/robots.txt" in paths
     # tracking-parameter variants collapse into one request of the guide
     guide_requests = [p for p in paths if p.startswith("/en/guide.html")]
@@ -293,7 +293,7 @@ def test_robots_crawl_delay_is_honoured(tmp_path: Path) -> None:
         result = crawl_site(config, tmp_path, settings={"AUTOTHROTTLE_ENABLED": "True"})
         requests = [r for r in site.requests() if r["path"] != "/robots.txt"]
     assert result.returncode == 0, result.stderr[-2000:]
-    assert all(r["user_agent"].startswith("politebot/") for r in requests)
+    assert requests and all(r["user_agent"].startswith("politebot/") for r in requests)
     times = sorted(r["time"] for r in requests)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) >= 3 and min(gaps) >= 0.9, gaps
