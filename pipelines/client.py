@@ -274,11 +274,11 @@ class KBClient:
     One transport for all three: bearer token, timeouts (seconds), at most ``max_in_flight``
     requests at once, a client-side :class:`RateLimiter` per endpoint (``rate_per_min`` for
     imports, ``query_rate_per_min`` for search and query: the documented limits), retries
-    with backoff and jitter on 429 (``Retry-After``), 5xx and network errors, and refusals
-    as typed exceptions (:class:`KBFatal` for token, model, quota; :class:`KBTooLarge`,
-    :class:`KBInvalidRequest`, else :class:`KBError`). ``on_event(name, n)`` receives
-    counters (Scrapy's ``stats.inc_value``). A retry wait of ``log_wait_seconds`` or more
-    is logged once (host, reason, next attempt time).
+    with backoff and jitter on 429 (``Retry-After``), 5xx and network errors (then
+    :class:`KBUnavailable`), and refusals as typed exceptions (:class:`KBFatal` for token,
+    model, quota; :class:`KBTooLarge`; else :class:`KBInvalidRequest`). ``on_event(name,
+    n)`` receives counters (Scrapy's ``stats.inc_value``). A retry wait of
+    ``log_wait_seconds`` or more is logged once (host, reason, next attempt time).
     """
 
     def __init__(
