@@ -1,4 +1,5 @@
-"""The import client's pure parts, and the token redaction filter."""
+"""The knowledge-base client: its pure parts, the token redaction filter, and the client
+against the test API."""
 
 from __future__ import annotations
 
@@ -6,11 +7,18 @@ import asyncio
 import itertools
 import logging
 import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from pipelines.client import (
+    KBClient,
+    KBFatal,
+    KBInvalidRequest,
+    KBTooLarge,
     RateLimiter,
     _error_of,
     _retry_after,
@@ -18,6 +26,10 @@ from pipelines.client import (
     import_outcome,
 )
 from pipelines.redact import RedactingFilter
+from tests.servers.kbapi import KBApiHandle, running_kbapi
+
+TOKEN = "client-test-token"
+MODEL = "client-test-model"
 
 
 def _response(
@@ -228,3 +240,99 @@ def test_check_api_url_refuses_with_one_line(url: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem) as info:
         check_api_url(url)
     assert "\n" not in str(info.value) and "KB_API_URL" in str(info.value)
+
+
+# -- KBClient against the test API: one transport, each endpoint its own rules -------------
+
+
+@pytest.fixture(scope="module")
+def kbapi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KBApiHandle]:
+    with running_kbapi(tmp_path_factory.mktemp("kbapi"), token=TOKEN, model_id=MODEL) as api:
+        yield api
+
+
+@pytest.fixture
+def api(kbapi: KBApiHandle) -> KBApiHandle:
+    kbapi.reset()
+    return kbapi
+
+
+def _call(api: KBApiHandle, use: Any, *, token: str = TOKEN, **options: Any) -> Counter[str]:
+    """``use(client)`` on a fresh client (fast backoff); the counters it reported."""
+    events: Counter[str] = Counter()
+
+    async def main() -> None:
+        client = KBClient(
+            api.url, token, MODEL, backoff_base=0.01, backoff_max=0.05,
+            on_event=lambda name, n: events.update({name: n}), **options,
+        )  # fmt: skip
+        try:
+            await use(client)
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())
+    return events
+
+
+DOCS = [{"title": f"Doc {i}", "content": f"Harbor text {i}.", "url": f"https://e.com/{i}",
+         "metadata": {"language": "en"}} for i in range(3)]  # fmt: skip
+
+
+def test_client_imports_searches_and_queries_through_one_transport(api: KBApiHandle) -> None:
+    api.configure(fail_5xx=1)
+    found: dict[str, Any] = {}
+
+    async def use(client: KBClient) -> None:
+        found["imported"] = await client.send(DOCS)
+        found["search"] = await client.search("harbor text 1", limit=5)
+        found["answer"] = await client.query("harbor text?", max_tokens=50)
+
+    events = _call(api, use)
+    ids = [d["id"] for d in api.documents()]
+    assert found["imported"].ids == ids and len(ids) == 3 and not found["imported"].refused
+    assert [s.title for s in found["search"]] == ["Doc 1"]
+    answer, sources = found["answer"]
+    assert answer.startswith("According to Doc") and sources
+    assert {s.id for s in sources} <= set(ids)
+    # The 503 was retried; each endpoint counts under its own name.
+    assert events["kb/requests"] == 2 and events["kb/retries"] == 1
+    assert events["kb/response_status/503"] == 1 and events["kb/response_status/200"] == 1
+    assert events["kb/search_requests"] == 1 and events["kb/query_requests"] == 1
+
+
+def test_credentials_check_is_one_try_and_a_refusal_is_fatal(api: KBApiHandle) -> None:
+    problems: list[str | None] = []
+
+    async def check(client: KBClient) -> None:
+        problems.append(await client.check_credentials())
+
+    api.configure(search_fail_5xx=1, fail_status=502)
+    assert _call(api, check)["kb/search_requests"] == 1  # not retried
+    assert problems == ["502 HTTP_502: Bad Gateway"]
+    assert [s["status"] for s in api.searches()] == [502]
+
+    with pytest.raises(KBFatal) as refused:
+        _call(api, check, token="wrong-token")
+    assert refused.value.code == "INVALID_TOKEN" and "regenerate it" in refused.value.hint
+    assert _call(api, check) == Counter(
+        {"kb/search_requests": 1, "kb/search_response_status/200": 1}
+    )
+    assert problems[-1] is None
+
+
+def test_client_refusals_are_typed(api: KBApiHandle) -> None:
+    api.configure(max_content_chars=5)
+
+    async def send(client: KBClient) -> None:
+        await client.send(DOCS[:1])
+
+    with pytest.raises(KBTooLarge):
+        _call(api, send)
+
+    async def search(client: KBClient) -> None:
+        await client.search("x", limit=0)
+
+    with pytest.raises(KBInvalidRequest) as bad:
+        _call(api, search)
+    assert bad.value.status == 400 and not api.documents()
