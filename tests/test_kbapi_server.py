@@ -207,7 +207,8 @@ def test_drop_after_import_and_delay_leave_outcome_unknown(
     while len(kb.documents()) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [d["title"] for d in kb.documents()] == ["Doc 0", "Doc 1"]
-    assert post(client, [doc(2)], timeout=0.5).status_code == 200  # delay consumed
+    assert post(client, [doc(2)]).status_code == 200
+    assert [e["delay"] for e in kb.requests()] == [0.0, 0.6, 0.0]  # the delay was consumed
 
 
 def test_partial_import_reports_errors(kb: KBApiHandle, client: httpx.Client) -> None:
