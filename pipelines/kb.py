@@ -35,6 +35,7 @@ import logging
 import os
 import re
 import shlex
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -115,10 +116,14 @@ def kb_settings(settings: BaseSettings) -> BaseSettings:
     variables of CONTRACT.md are read there); its own settings (project, ``-s``) win.
     """
     path = Path(__file__).resolve().parents[1] / "settings" / "__init__.py"
-    spec = importlib.util.spec_from_file_location("kbcrawler_default_settings", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = sys.modules.get("settings")  # our own project's settings module, when loaded
+    if module is None or Path(getattr(module, "__file__", None) or "").resolve() != path:
+        spec = importlib.util.spec_from_file_location(
+            "kbcrawler_default_settings", path, submodule_search_locations=[str(path.parent)]
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     defaults = {k: v for k, v in vars(module).items() if k.startswith("KB_")}
     merged = BaseSettings(defaults, priority="default")
     merged.update(settings)

@@ -25,7 +25,7 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.test import get_crawler
 
 from crawler.items import ItemRefused, PageItem, page_of, url_of
-from pipelines.kb import KnowledgeBasePipeline, delivery_site, kb_settings
+from pipelines.kb import KnowledgeBasePipeline, delivery_site, flush_command, kb_settings
 from pipelines.split import join_parts
 from tests.crawl_runner import CrawlResult, crawl_env, run_scrapy
 from tests.servers import site_expectations as X
@@ -353,3 +353,4 @@ def test_another_projects_spider_and_settings() -> None:
     assert settings.get("KB_API_URL")
     site = delivery_site(ShopSpider(), settings)
     assert (site.name, site.max_document_chars, site.chat_model_id) == ("shop", 1234, None)
+    assert flush_command(ShopSpider()) == "scrapy crawl shop"  # no kb-flush in that project
