@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
 
 import settings as project_settings
 from crawler.config import SETTING_OF_KEY, SettingError, parse_site_config
 from crawler.options import ExtractOptions
-from crawler.settings_check import kb_defaults
+from crawler.settings_check import check_kb_settings, kb_defaults
+from crawler.spiders.site import SiteSpider
 from tests.crawl_runner import REPO_ROOT, crawl_site, run_scrapy, write_site
 from tests.servers import site_expectations as X
 from tests.servers.website import running_website
@@ -64,6 +66,26 @@ def test_a_bad_setting_behind_a_key_is_one_line(setting: str, value: str, messag
     with pytest.raises(SettingError) as err:
         plain.with_settings({setting: value})
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_spider_takes_the_crawl_settings_for_keys_its_site_file_leaves_out(
+    tmp_path: Path,
+) -> None:
+    """``from_crawler`` (every crawl, scrapyd job and ``scrapy parse``) decides the values."""
+    config = write_site(tmp_path, "docs", start_urls=["https://docs.example.com/"], max_depth=3)
+    crawler = get_crawler(SiteSpider, {**kb_defaults(), "KB_MAX_PAGES": "7", "KB_MIN_CHARS": 50})
+    spider = SiteSpider.from_crawler(crawler, config=str(config))
+    try:
+        assert (spider.site.max_pages, spider.site.max_depth) == (7, 3)
+        assert spider.options.min_chars == 50  # the extraction workers get it
+        assert spider.site.max_document_chars == project_settings.KB_MAX_DOCUMENT_CHARS
+    finally:
+        spider.pool.close()
+
+
+def test_progress_seconds_zero_is_accepted() -> None:
+    """``KB_PROGRESS_SECONDS=0`` turns progress off, as documented (it was refused)."""
+    assert check_kb_settings(Settings({"KB_PROGRESS_SECONDS": "0"})) == ([], [])
 
 
 def test_extraction_option_defaults_are_the_settings() -> None:
