@@ -19,7 +19,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.misc import load_object
 
-from crawler.config import ConfigError
+from crawler.config import ConfigError, SettingError
 from crawler.paths import resolve_path
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ def config_error_line(exc: ConfigError) -> str:
     """The one line a command prints for a bad or unknown site (as ``scrapy crawl`` does)."""
     if isinstance(exc, UnknownSite):
         return f"kbcrawler: {exc}"
+    if isinstance(exc, SettingError):
+        return f"kbcrawler: bad setting: {exc}"
     return f"kbcrawler: bad site file: {exc}"
 
 
@@ -73,7 +75,9 @@ def site_spider(settings: BaseSettings, name: str, config: str | None = None) ->
     """The spider ``scrapy crawl <name>`` would run (its rules, no crawler attached).
 
     ``name`` is a site (``settings/sites/<name>.yaml``), or ``site`` with ``config`` a path.
-    Raises :class:`ConfigError` (one line) for an unknown site or a bad site file.
+    Its site has the effective values of the keys a setting backs (the run's ``settings``,
+    as in the crawl). Raises :class:`ConfigError` (one line) for an unknown site, a bad site
+    file or a bad setting (:class:`crawler.config.SettingError`).
     """
     loader = load_object(settings["SPIDER_LOADER_CLASS"]).from_settings(settings.frozencopy())
     if name not in loader.list():
@@ -82,6 +86,7 @@ def site_spider(settings: BaseSettings, name: str, config: str | None = None) ->
         )
     spidercls = loader.load(name)
     spider = spidercls(config=config)
+    spider.site = spider.site.with_settings(settings)  # as the crawl's from_crawler does
     if spider.full_sync is None:
         spider.full_sync = settings.getbool("KB_FULL_SYNC")
     return spider

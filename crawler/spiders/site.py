@@ -110,6 +110,7 @@ class SiteSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
+        spider.site = spider.site.with_settings(s)  # keys the site file leaves out: KB_* settings
         if not s.frozen:  # the site file's own politeness knobs, as spider-priority settings
             if spider.site.download_delay is not None:
                 s.set("DOWNLOAD_DELAY", spider.site.download_delay, priority="spider")
