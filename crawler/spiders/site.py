@@ -68,8 +68,8 @@ class SiteSpider(SitemapSpider):
     A :class:`~scrapy.spiders.SitemapSpider`: ``sitemap_filter`` filters each sitemap's
     entries as in Scrapy (override it in a subclass); the sitemaps are read by
     :meth:`parse_sitemap`, not Scrapy's ``_parse_sitemap``, whose requests cannot carry what
-    a page needs (depth, lastmod, referer, errback) and which has no index depth, entry or
-    decompression records (see notes/README-scrapyparts.md).
+    a page needs (depth, lastmod, referer, errback) and which records nothing it drops
+    (index depth, entries per file, decompression limit, off-site sitemaps).
     """
 
     name = "site"
