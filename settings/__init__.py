@@ -69,6 +69,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's, with the requests it drops when scheduled recorded (same place, 50).
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.middlewares.OffsiteMiddleware": 49,
     # Before RedirectMiddleware (600) sees a response, and before the download.
     "crawler.middlewares.HostGuardMiddleware": 50,
     # After RobotsTxtMiddleware (100) has parsed the host's robots.txt.

@@ -325,3 +325,30 @@ def test_hostile_inputs_keep_memory_bounded(tmp_path: Path) -> None:
     (report,) = result.reports("hostile")
     reasons = {r["url"]: r["reason"] for r in read_url_records(report["url_records"])}
     assert reasons[site.url + X.BIG_PAGE.format(kb=10240)] == "too_large"
+
+
+def test_allowed_domains_is_scrapys_offsite_rule_and_its_drops_are_recorded(
+    tmp_path: Path,
+) -> None:
+    """A start URL on a host allowed_domains leaves out: Scrapy's OffsiteMiddleware drops
+    it when it is scheduled (no errback runs), and the run records it as offsite."""
+    with running_website(tmp_path) as site:
+        outside = site.offsite_url + "/en/faq.html"
+        config = write_site(
+            tmp_path,
+            "hosts",
+            start_urls=[site.url + "/en/guide.html", outside],
+            allowed_domains=["127.0.0.1"],
+            follow_links=False,
+        )
+        result = crawl_site(config, tmp_path)
+        requests = site.requests()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not [r for r in requests if r["host"].startswith("127.0.0.2")]
+    assert result.stat("offsite/filtered") >= 1  # Scrapy's own middleware dropped it
+    (report,) = result.reports("hosts")
+    records = {r["url"]: r for r in read_url_records(report["url_records"])}
+    assert records[outside]["reason"] == "offsite"
+    delivered = {d["url"] for d in result.documents("hosts")}
+    assert site.url + "/en/guide.html" in delivered
+    assert not [url for url in delivered if url.startswith(site.offsite_url)]
