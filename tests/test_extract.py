@@ -7,6 +7,7 @@ import json
 import pickle
 import statistics
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -654,7 +655,7 @@ def test_content_fingerprint_normalizes_whitespace() -> None:
 
 
 def test_results_are_picklable_and_json_serialisable(docs: ExtractedPage) -> None:
-    data = docs.to_dict()
+    data = asdict(docs)
     assert json.loads(json.dumps(data)) == data
     assert set(data) == {
         "url",

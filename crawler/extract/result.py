@@ -6,7 +6,7 @@ without loading trafilatura or langdetect (see :mod:`crawler.extract`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from crawler.langcodes import DEFAULT_LANGUAGE
@@ -47,10 +47,6 @@ class ExtractedPage:
     """'region' or 'trafilatura' (see EXTRACTORS); '' when the page was not extracted."""
     parent_title: str | None = None
     """The page's parent section as the site's own navigation names it."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-serialisable), e.g. for a fixture or a report."""
-        return asdict(self)
 
 
 @dataclass

@@ -31,6 +31,7 @@ _TITLE_SEP_END = re.compile(r"(?:\s+(?:\||-|–|—|·|::|»)\s+|:\s+)$")
 _PAGE_EXTENSIONS = re.compile(r"\.(?:s?html?|xhtml|php\d?|aspx?|jsp|cfm|md|txt)$", re.IGNORECASE)
 _URL_WORD_SEP = re.compile(r"[-_+\s]+")
 _INDEX_STEMS = frozenset({"index", "default", "home", "main"})
+_HOME_PATHS = ("", "/", "/index.html", "/index.htm")
 
 
 def _is_site_segment(segment: str, site_names: tuple[str, ...]) -> bool:
@@ -194,7 +195,6 @@ _NAV_LINKS = etree.XPath(
     "//div[contains(concat(' ', normalize-space(@class), ' '), ' related ')]//a[@href]"
     "|//nav//a[@href]|//header//a[@href]"
 )
-_HOME_PATHS = ("", "/", "/index.html", "/index.htm")
 _HOME_HREF_ENDS = ("/", "index.html", "index.htm")
 _MAX_SITE_NAME_CHARS = 80
 
