@@ -189,12 +189,12 @@ def _canonical(tree: HtmlElement, url: str) -> str | None:
 
 
 def robots_directives(
-    tree: HtmlElement, names: tuple[str, ...], header: RobotsDirectives = NO_DIRECTIVES
+    metas: dict[str, list[str]], names: tuple[str, ...], header: RobotsDirectives = NO_DIRECTIVES
 ) -> RobotsDirectives:
-    """The page's robots directives: its ``X-Robots-Tag`` ``header`` (already parsed) and its
-    ``<meta>`` tags named ``names`` combined, the most restrictive winning (by the standard,
-    :mod:`crawler.robots_directives`)."""
-    return header | meta_directives(meta_map(tree), names)
+    """The page's robots directives for us: its ``X-Robots-Tag`` ``header`` (already parsed)
+    and its ``<meta>`` tags (``metas``, see :func:`meta_map`) named ``names``, combined, the
+    most restrictive winning (by the standard, :mod:`crawler.robots_directives`)."""
+    return header | meta_directives(metas, names)
 
 
 def _html_lang(tree: HtmlElement, metas: dict[str, list[str]]) -> str | None:
@@ -257,7 +257,7 @@ def read_metadata(
     description = first_meta(metas, "description", "og:description", "twitter:description")
     return PageMetadata(
         metas=metas,
-        robots=header | meta_directives(metas, robots_names),
+        robots=robots_directives(metas, robots_names, header),
         html_lang=_html_lang(tree, metas),
         raw_title=raw_title,
         site_name=first_meta(metas, "og:site_name", "application-name"),

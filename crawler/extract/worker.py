@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from crawler.appshell import app_shell_reason
 from crawler.extract.core import extract_parsed
 from crawler.extract.links import page_links
-from crawler.extract.metadata import NO_DIRECTIVES, robots_directives
+from crawler.extract.metadata import NO_DIRECTIVES, meta_map, robots_directives
 from crawler.extract.parse import parse_page
 from crawler.extract.result import ExtractedPage, PageResult
 from pipelines.split import split_page
@@ -100,7 +100,8 @@ def process_page(
     dropped = 0
     shell = None
     if tree is not None:  # read before extraction changes the tree
-        if links_limit and not robots_directives(tree, options.robots_meta_names, header).nofollow:
+        robots = robots_directives(meta_map(tree), options.robots_meta_names, header)
+        if links_limit and not robots.nofollow:
             links, dropped = page_links(tree, url, links_limit)
         if app_shell_check:
             shell = app_shell_reason(tree)
