@@ -25,7 +25,6 @@ from crawler.robots_directives import RobotsDirectives, meta_directives
 __all__ = [
     "NO_DIRECTIVES",
     "PageMetadata",
-    "first_meta",
     "meta_map",
     "read_metadata",
     "robots_directives",
@@ -81,7 +80,7 @@ def meta_map(tree: HtmlElement) -> dict[str, list[str]]:
     return metas
 
 
-def first_meta(metas: dict[str, list[str]], *keys: str) -> str | None:
+def _first_meta(metas: dict[str, list[str]], *keys: str) -> str | None:
     """First non-empty meta value among keys, in priority order."""
     for key in keys:
         for value in metas.get(key, ()):
@@ -204,7 +203,7 @@ def _html_lang(tree: HtmlElement, metas: dict[str, list[str]]) -> str | None:
         root.get("lang"),
         root.get("{http://www.w3.org/XML/1998/namespace}lang"),
         root.get("xml:lang"),
-        first_meta(metas, "content-language", "og:locale"),
+        _first_meta(metas, "content-language", "og:locale"),
     ):
         if value and value.strip():
             return value.strip()
@@ -248,19 +247,19 @@ def read_metadata(
     )
     titles = _HEAD_TITLE(tree)
     raw_title = normalize_space(titles[0].text_content()) if titles else ""
-    raw_title = raw_title or normalize_space(first_meta(metas, "og:title", "twitter:title"))
-    author = first_meta(metas, "author", "dc.creator", "parsely-author")
+    raw_title = raw_title or normalize_space(_first_meta(metas, "og:title", "twitter:title"))
+    author = _first_meta(metas, "author", "dc.creator", "parsely-author")
     if not author or _is_url(author):
         author = _jsonld_author(ld.get("author")) or next(
             (a for a in metas.get("article:author", ()) if a and not _is_url(a)), None
         )
-    description = first_meta(metas, "description", "og:description", "twitter:description")
+    description = _first_meta(metas, "description", "og:description", "twitter:description")
     return PageMetadata(
         metas=metas,
         robots=robots_directives(metas, robots_names, header),
         html_lang=_html_lang(tree, metas),
         raw_title=raw_title,
-        site_name=first_meta(metas, "og:site_name", "application-name"),
+        site_name=_first_meta(metas, "og:site_name", "application-name"),
         canonical_url=_canonical(tree, url),
         description=normalize_space(description) or None,
         author=normalize_space(author)[:300] or None,
