@@ -108,8 +108,9 @@ def page_of(item: Any, *, site: str, lang_sample_chars: int) -> PageItem:
         raise ItemRefused(f"Item without a url (a non-empty string): {_fields(adapter)}", "no_url")
     if not isinstance(content, str) or not content.strip():
         raise ItemRefused(f"Item without content (a non-empty string): {url}", "no_content")
-    # crawler.extract loads trafilatura: only when another project's items need it.
-    from crawler.extract import content_fingerprint, title_from_url
+    # Loaded only when another project's items need them (titles imports lxml).
+    from crawler.extract.text import content_fingerprint
+    from crawler.extract.titles import title_from_url
     from crawler.language import detect_language
 
     title = adapter.get("title")

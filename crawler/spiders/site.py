@@ -1,7 +1,8 @@
 """The one generic spider: discovery only (sitemaps, robots.txt, links).
 
 Heavy work (HTML parsing, trafilatura, langdetect) runs in :class:`crawler.pool.ExtractionPool`
-worker processes; callbacks only await it and turn its result into a :class:`PageItem`.
+worker processes (:mod:`crawler.extract.worker`); callbacks only await it and turn its
+:class:`~crawler.extract.result.PageResult` into a :class:`PageItem`.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from crawler.documentkinds import document_kind, url_kind
 from crawler.items import PageItem, build_document
 from crawler.middlewares import quiet_network_tracebacks
 from crawler.named_request import NamedCallbackRequest
-from crawler.options import ExtractOptions
+from crawler.options import site_options
 from crawler.pool import ExtractionPool, PageFailed
 from crawler.render import RenderPolicy, render_settings
-from crawler.robots_directives import bot_token, header_directives
+from crawler.robots_directives import header_directives
 from crawler.runrecords import UrlRecords, download_failure_reason, url_key
 from crawler.sitefiles import (
     DecompressedTooLarge,
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from crawler.extract.result import PageResult
+    from crawler.robots_directives import RobotsDirectives
     from crawler.syncstate import SyncState
 
 logger = logging.getLogger(__name__)
@@ -138,18 +141,8 @@ class SiteSpider(SitemapSpider):
             spider.full_sync = s.getbool("KB_FULL_SYNC")
         # Robots directives addressed to us: <meta name="robots">, <meta name="<token>">,
         # "<token>: noindex" in X-Robots-Tag (crawler/robots_directives.py).
-        spider.bots = tuple(
-            t for t in {bot_token(s.get("ROBOTSTXT_USER_AGENT") or s.get("USER_AGENT") or "")} if t
-        )
-        spider.options = ExtractOptions(
-            robots_meta_names=("robots", *spider.bots),
-            min_chars=spider.site.min_chars,
-            lang_sample_chars=s.getint("KB_LANG_SAMPLE_CHARS"),
-            forced_language=spider.site.forced_language,
-            content_selector=spider.site.content_selector,
-            exclude_selectors=tuple(spider.site.exclude_selectors),
-            title_suffix=spider.site.title_suffix,
-        )
+        spider.options = site_options(spider.site, s)
+        spider.bots = spider.options.bots
         spider.pool = ExtractionPool(
             s.getint("KB_EXTRACT_WORKERS"),
             timeout=s.getfloat("KB_EXTRACT_TIMEOUT"),
@@ -538,26 +531,27 @@ class SiteSpider(SitemapSpider):
             logger.info(
                 "max_pages (%d) reached: no more pages will be extracted", self.site.max_pages
             )
+        # The worker decides noindex/nofollow from this header and the page's <meta> tags.
         header = header_directives(response.headers.getlist(b"X-Robots-Tag"), self.bots)
         if kind is not None:
-            async for item in self.parse_document(response, kind, header.noindex, origins):
+            async for item in self.parse_document(response, kind, header, origins):
                 yield item
             return
         # Links are read at max_depth too, to record what lies beyond it.
-        read_links = self.site.follow_links and not header.nofollow
         # The knowledge-base pipeline's current split limit: the worker splits there.
         rendered = self.render.rendered(response) if self.render else None
-        page = await self._extracted(
+        result = await self._extracted(
             response, self.pool.run,
             response.text, response.url, self.options, self.site.name,
-            MAX_LINKS_PER_PAGE if read_links else 0, self._split_at(url),
-            self.render is not None and self.render.checks_shell(rendered),
+            MAX_LINKS_PER_PAGE if self.site.follow_links else 0, self._split_at(url),
+            self.render is not None and self.render.checks_shell(rendered), header,
         )  # fmt: skip
-        if page is None:
+        if result is None:
             return
+        page = result.page
         stats.inc_value("extract/pages")
         if self.render is not None:
-            render = self.render.after_extraction(url, page, rendered)
+            render = self.render.after_extraction(url, result, rendered)
             if render is not None:
                 self.pages_sent_to_extraction -= 1  # counted once, when rendered
                 yield self.page_request(
@@ -565,18 +559,18 @@ class SiteSpider(SitemapSpider):
                     render=render,
                 )  # fmt: skip
                 return
-        if page.get("discovery_error"):
+        if result.discovery_error:
             stats.inc_value("discovery/parse_error")
-            logger.warning("Could not parse %s: %s", response.url, page["discovery_error"])
-        if page.get("extractor"):
-            stats.inc_value(f"extract/path/{page['extractor']}")
-        if page["links_dropped"]:
-            stats.inc_value("discovery/links_over_limit", page["links_dropped"])
-        links = self._links_followed(page["links"], url, depth)
+            logger.warning("Could not parse %s: %s", response.url, result.discovery_error)
+        if page.extractor:
+            stats.inc_value(f"extract/path/{page.extractor}")
+        if result.links_dropped:
+            stats.inc_value("discovery/links_over_limit", result.links_dropped)
+        links = self._links_followed(result.links, url, depth)
         for link in links:
             yield self.page_request(link, depth + 1, referer=url)
 
-        canonical = page.get("canonical_url")
+        canonical = page.canonical_url
         if canonical and not meta.get("kb_self"):
             canonical = normalize_url(canonical)
             if canonical != url and canonical not in origins and self.url_wanted(canonical):
@@ -590,24 +584,25 @@ class SiteSpider(SitemapSpider):
                     self.deferred.setdefault(canonical, []).append((url, depth, referer))
                     yield self.page_request(canonical, depth, referer=url)
                 return
-        item = self._outcome(response, page, links, header.noindex, origins)
+        item = self._outcome(response, result, links, origins)
         if item is not None:
             yield item
 
     async def parse_document(
-        self, response: Response, kind: str, noindex: bool, origins: list[str]
+        self, response: Response, kind: str, header: RobotsDirectives, origins: list[str]
     ) -> AsyncIterator[Any]:
-        """A linked PDF or DOCX (``kind``): extracted in the worker pool
-        (:func:`crawler.pagework.process_document`), then delivered like a page."""
-        page = await self._extracted(
+        """A linked PDF or DOCX (``kind``; ``header`` its ``X-Robots-Tag`` directives):
+        extracted in the worker pool (:func:`crawler.extract.worker.process_document`), then
+        delivered like a page."""
+        result = await self._extracted(
             response, self.pool.run_document,
             response.body, response.url, kind, self.options,
-            self._split_at(normalize_url(response.url)),
+            self._split_at(normalize_url(response.url)), header,
         )  # fmt: skip
-        if page is None:
+        if result is None:
             return
         self.crawler.stats.inc_value(f"documents/{kind}")
-        item = self._outcome(response, page, [], noindex, origins)
+        item = self._outcome(response, result, [], origins)
         if item is not None:
             yield item
 
@@ -617,7 +612,7 @@ class SiteSpider(SitemapSpider):
         split_chars = getattr(self.crawler, "kb_split_chars", None)
         return (url, split_chars) if split_chars else None
 
-    async def _extracted(self, response: Response, run: Any, *args: Any) -> dict[str, Any] | None:
+    async def _extracted(self, response: Response, run: Any, *args: Any) -> PageResult | None:
         """``await run(*args)`` (the pool); None, recorded, when the worker failed."""
         try:
             return await run(*args)
@@ -631,34 +626,28 @@ class SiteSpider(SitemapSpider):
             return None
 
     def _outcome(
-        self,
-        response: Response,
-        page: dict[str, Any],
-        links: list[str],
-        noindex: bool,
-        origins: list[str],
+        self, response: Response, result: PageResult, links: list[str], origins: list[str]
     ) -> PageItem | None:
-        """The item of an extracted page or document, or None when it is skipped
-        (recorded with its reason, the sync state told it was seen)."""
+        """The item of an extracted page or document, or None when the worker gave it a
+        skip reason (recorded with it, the sync state told it was seen)."""
         url = normalize_url(response.url)
-        if not page["skip_reason"] and noindex:
-            page["skip_reason"] = "noindex"
-        if page["skip_reason"]:
+        reason = result.page.skip_reason
+        if reason:
             detail = None
-            if page["skip_reason"] == "not_html":  # a binary body served as HTML
+            if reason == "not_html":  # a binary body served as HTML
                 detail = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
             self.skip(
-                url, page["skip_reason"], detail=detail,
+                url, reason, detail=detail,
                 referer=_referer(response.request), depth=response.meta.get("kb_depth", 0),
             )  # fmt: skip
             if self.sync is not None:
                 self.sync.mark_seen(url)
                 self.sync.record_page(url, links=links, **self._validators(response))
             return None
-        self.crawler.stats.inc_value(f"lang/{page['language']}")
+        self.crawler.stats.inc_value(f"lang/{result.page.language}")
         self.crawler.stats.inc_value("discovery/content_pages")
         self.content_reached(url, *origins)
-        return self.page_item(url, page, response, links)
+        return self.page_item(url, result, response, links)
 
     def content_reached(self, *urls: str) -> None:
         """These URLs gave a document (or are unchanged since one was delivered): pages that
@@ -687,34 +676,36 @@ class SiteSpider(SitemapSpider):
         return links
 
     def page_item(
-        self, url: str, page: dict[str, Any], response: Response, links: list[str]
+        self, url: str, result: PageResult, response: Response, links: list[str]
     ) -> PageItem:
+        """The item of a page the worker extracted (``result``) and did not skip."""
+        page = result.page
         lastmod = response.meta.get("kb_lastmod")
         document = build_document(
             url=url,
-            title=page["title"],
-            content=page["content"],
-            language=page["language"],
+            title=page.title,
+            content=page.content,
+            language=page.language,
             site=self.site.name,
             crawled_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
             site_metadata=dict(self.site.metadata),
             page_metadata={
-                "description": page.get("description"),
-                "author": page.get("author"),
-                "published": page.get("published"),
-                "modified": page.get("modified"),
+                "description": page.description,
+                "author": page.author,
+                "published": page.published,
+                "modified": page.modified,
                 "lastmod": lastmod,
             },
         )
         return PageItem(
             url=url,
             document=document,
-            content_hash=page["content_hash"],
-            anchors=page.get("anchors") or {},
+            content_hash=page.content_hash,
+            anchors=page.anchors,
             lastmod=lastmod,
             links=links,
-            parts=page.get("parts"),
-            parts_limit=page.get("parts_limit") or 0,
+            parts=result.parts,
+            parts_limit=result.parts_limit,
             **self._validators(response),
         )
 
