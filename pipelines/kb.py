@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import CloseSpider
 
+from crawler.extensions.sync import SyncRun
 from pipelines.batch import SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
     ImportClient,
@@ -105,6 +106,8 @@ class KnowledgeBasePipeline:
             "log_wait_seconds": s.getfloat("KB_LOG_WAIT_SECONDS"),
         }
         self.senders = max(1, s.getint("KB_MAX_IN_FLIGHT"))
+        self.sync_run = crawler.get_extension(SyncRun)  # None: no sync state, no lock
+        self.max_chars = 0  # the split limit, set on opening (the spider asks for it)
         self.client: ImportClient | None = None
         self.outbox: Outbox | None = None
         self.queue: asyncio.Queue[PendingBatch | None] = asyncio.Queue()
@@ -134,8 +137,8 @@ class KnowledgeBasePipeline:
         site = spider.site
         self.site_name = site.name
         self.flush_hint = flush_command(spider)
-        if getattr(self.crawler, "kb_locked_out", False):
-            return  # another run of this site owns the outbox
+        if self.sync_run is not None:  # the site lock, before the outbox is touched
+            self.sync_run.open()  # CloseSpider while another run of this site holds it
         self.outbox = Outbox(self.outbox_root, site.name)
         self.max_chars = min(site.max_document_chars, self._learned_limit() or 10**9)
         if not self.token:
@@ -249,16 +252,6 @@ class KnowledgeBasePipeline:
             self.stats.inc_value("kb/pages_split_by_worker")
             return with_metadata(item.parts, item.document["metadata"])
         return split_document(item.document, self.max_chars, anchors=item.anchors)
-
-    @property
-    def max_chars(self) -> int:
-        return self._max_chars
-
-    @max_chars.setter
-    def max_chars(self, value: int) -> None:
-        """The split limit; published on the crawler, where the spider reads it for the worker."""
-        self._max_chars = value
-        self.crawler.kb_split_chars = value  # type: ignore[attr-defined]
 
     async def close_spider(self, spider: Spider | None = None) -> None:
         if self.outbox is None:
@@ -391,7 +384,7 @@ class KnowledgeBasePipeline:
 
     def _page_accepted(self, url: str, ids: list[str], info: dict[str, Any] | None) -> None:
         """Record a page in sync state once all of its documents were accepted."""
-        sync = getattr(self.crawler, "kb_sync", None)
+        sync = self.sync_run.state if self.sync_run is not None else None
         done = False
         this_run = info is None or info.get("run") == self.run_tag
         if this_run and url in self.outstanding:
