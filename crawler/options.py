@@ -23,6 +23,10 @@ class ExtractOptions:
     include_comments: bool = False
     favor_precision: bool = True
     """False means trafilatura's balanced default (which escalates to recall on short output)."""
+    # The crawl always passes the effective values (the site's min_chars, KB_LANG_SAMPLE_CHARS).
+    # These serve direct callers (tests, warm-up) and equal settings/__init__.py's defaults
+    # (tests/test_settings.py checks): reading them from there here would import Scrapy into
+    # every spawned extraction worker.
     min_chars: int = 200
     lang_sample_chars: int = 3000
     forced_language: str | None = None

@@ -7,11 +7,12 @@ The decisions, the sync state, the site lock and the run report belong to the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
 
 from crawler.extensions.sync import SyncRun
+from crawler.items import page_of
 from crawler.runrecords import Skipped
 
 if TYPE_CHECKING:
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
-    from crawler.items import PageItem
-
 
 class SyncPipeline:
     """Drops duplicate and unchanged pages (:class:`~crawler.runrecords.Skipped`).
@@ -29,7 +28,8 @@ class SyncPipeline:
     Off (``NotConfigured``) without the :class:`SyncRun` extension.
     """
 
-    def __init__(self, run: SyncRun):
+    def __init__(self, crawler: Crawler, run: SyncRun):
+        self.crawler = crawler
         self.run = run
 
     @classmethod
@@ -37,9 +37,15 @@ class SyncPipeline:
         run = crawler.get_extension(SyncRun)
         if run is None:
             raise NotConfigured("the SyncRun extension is off")
-        return cls(run)
+        return cls(crawler, run)
 
-    def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
+    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        # Any item itemadapter reads; another project's becomes the PageItem it stands for.
+        item = page_of(
+            item,
+            site=self.crawler.spider.name,
+            lang_sample_chars=self.crawler.settings.getint("KB_LANG_SAMPLE_CHARS"),
+        )
         item.fingerprint = self.run.fingerprint(item.content_hash)
         owner = self.run.duplicate_of(item.url, item.content_hash, item.fingerprint)
         if owner is not None:  # the same text already delivered under another URL stays there

@@ -103,10 +103,10 @@ def test_app_shell_check_is_cheap() -> None:
         + "</script><p>Footer</p></body></html>"
     )
     app_shell_reason(html)
-    start = time.perf_counter()
+    start = time.process_time()  # this process's CPU time: other load on the machine is not ours
     for _ in range(20):
         assert app_shell_reason(html) == "mount_point"
-    assert (time.perf_counter() - start) / 20 < 0.02  # seconds per page
+    assert (time.process_time() - start) / 20 < 0.02  # seconds per page
 
 
 def test_render_prefix_and_documents() -> None:

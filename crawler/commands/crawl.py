@@ -23,6 +23,7 @@ from crawler.paths import resolve_path_settings
 from crawler.pool import check_start_method
 from crawler.render import check_browser
 from crawler.settings_check import check_kb_settings
+from crawler.spiders.site import SiteSpider
 from pipelines.client import check_api_url
 
 if TYPE_CHECKING:
@@ -125,8 +126,8 @@ class Command(ScrapyCrawlCommand):
         if not stats.get("finish_reason") and run is not None:
             run.forced_stop()  # a second Ctrl-C: Scrapy stopped the reactor without closing
         self.exitcode, why = exit_status(stats)
-        site = getattr(crawler.spider, "site", None)
-        name = getattr(site, "name", None) or name  # `-a config=PATH`: the site, not "site"
+        if isinstance(crawler.spider, SiteSpider):  # `-a config=PATH`: the site, not "site"
+            name = crawler.spider.site.name
         log_file = self.settings and self.settings.get("LOG_FILE")
         if why or not log_file:  # the last line, for crawl and kb-flush alike
             print(

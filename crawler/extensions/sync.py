@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 
 from crawler.exitstatus import failure_of
+from crawler.items import url_of
 from crawler.runrecords import Skipped, UrlRecords, records_path
 from crawler.runsummary import run_summary, summary_table
 from crawler.sitelock import SiteLock
@@ -224,7 +224,7 @@ class SyncRun:
     # -- the run's per-URL records (crawler/runrecords.py) ----------------------------------------
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
         """An item a pipeline dropped: recorded with the pipeline's reason."""
-        url = _url_of(item)
+        url = url_of(item)
         if self.records is None or not url:
             return
         if isinstance(exception, Skipped):
@@ -235,7 +235,7 @@ class SyncRun:
 
     def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
         """A pipeline raised on an item (not DropItem): recorded, with the error."""
-        url = _url_of(item)
+        url = url_of(item)
         if self.records is not None and url:
             detail = f"{type(failure.value).__name__}: {failure.value}"
             self.records.record(url, "item_error", detail=detail)
@@ -404,11 +404,6 @@ def _flush_only(spider: Spider) -> bool:
     """``kb-flush``: the run delivers the outbox and crawls nothing."""
     site_spider = _site_spider(spider)
     return site_spider is not None and site_spider.flush_only
-
-
-def _url_of(item: Any) -> str | None:
-    """An item's ``url`` field (any item type :class:`~itemadapter.ItemAdapter` reads)."""
-    return ItemAdapter(item).get("url") if ItemAdapter.is_item(item) else None
 
 
 NETWORK_REASONS = ("dns", "connection", "timeout")

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider, signals
+from scrapy import Request, signals
+from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffsiteMiddleware
 from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import HtmlResponse, TextResponse
-from scrapy.utils._compression import _DecompressionMaxSizeExceeded
-from scrapy.utils.gz import gunzip, gzip_magic_number
+from scrapy.spiders import SitemapSpider
 from scrapy.utils.sitemap import Sitemap
 
 from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_site_file
@@ -31,13 +32,14 @@ from crawler.render import RenderPolicy, render_settings
 from crawler.robots_directives import bot_token, header_directives
 from crawler.runrecords import UrlRecords, download_failure_reason, url_key
 from crawler.sitefiles import (
+    DecompressedTooLarge,
     decode_text,
     llms_txt_urls,
     markdown_links,
     robots_sitemap_urls,
-    sitemap_xml,
+    sitemap_body,
 )
-from crawler.urls import host_allowed, host_of, normalize_url, url_in_rules
+from crawler.urls import normalize_url, url_in_rules
 from pipelines.kb import KnowledgeBasePipeline
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ logger = logging.getLogger(__name__)
 MAX_SITEMAP_DEPTH = 5  # index -> index -> ... -> urlset
 MAX_SITEMAP_ENTRIES = 50_000  # the sitemap protocol's own limit per file
 MAX_LINKS_PER_PAGE = 5_000
+MAX_HOST_VERDICTS = 10_000  # hosts whose on_site verdict is kept
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 
 
@@ -61,10 +64,18 @@ def truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
-class SiteSpider(Spider):
-    """Crawls one site file. ``scrapy crawl site -a config=PATH`` or a per-file subclass."""
+class SiteSpider(SitemapSpider):
+    """Crawls one site file. ``scrapy crawl site -a config=PATH`` or a per-file subclass.
+
+    A :class:`~scrapy.spiders.SitemapSpider`: ``sitemap_filter`` filters each sitemap's
+    entries as in Scrapy (override it in a subclass); the sitemaps are read by
+    :meth:`parse_sitemap`, not Scrapy's ``_parse_sitemap``, whose requests cannot carry what
+    a page needs (depth, lastmod, referer, errback) and which records nothing it drops
+    (index depth, entries per file, decompression limit, off-site sitemaps).
+    """
 
     name = "site"
+    sitemap_rules = ()  # page requests come from page_request(), not from Scrapy's rules
     site_file: str | None = None  # set on the per-file subclasses by the spider loader
 
     def __init__(
@@ -99,6 +110,8 @@ class SiteSpider(Spider):
         self.beyond_depth_unlisted = 0
         self.render: RenderPolicy | None = None  # render_js: which pages the browser renders
         self.robots_pending: set[str] = set()  # robots.txt URLs whose Sitemap lines we want
+        self.offsite: ScrapyOffsiteMiddleware | None = None  # the host rule (on_site)
+        self.host_verdicts: dict[str, bool] = {}  # host -> on_site
 
     @classmethod
     def load_config(cls, config: str | None) -> SiteConfig:
@@ -112,6 +125,7 @@ class SiteSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
+        spider.site = spider.site.with_settings(s)  # keys the site file leaves out: KB_* settings
         if not s.frozen:  # the site file's own politeness knobs, as spider-priority settings
             if spider.site.download_delay is not None:
                 s.set("DOWNLOAD_DELAY", spider.site.download_delay, priority="spider")
@@ -151,7 +165,6 @@ class SiteSpider(Spider):
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
-        crawler.signals.connect(spider._request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
         return spider
@@ -171,8 +184,23 @@ class SiteSpider(Spider):
 
     def refuse_link(self, url: str, referer: str, depth: int) -> None:
         """A link (or sitemap entry) this crawl does not follow: off-site or denied by rule."""
-        reason = "offsite" if not host_allowed(host_of(url), self.allowed_domains) else "denied"
+        reason = "offsite" if not self.on_site(url) else "denied"
         self.skip(url, reason, referer=referer, depth=depth)
+
+    def offsite_dropped(self, request: Request) -> None:
+        """Called by :class:`crawler.middlewares.OffsiteMiddleware` for a request it drops
+        when scheduled (no errback runs): a redirect leaving the site (the redirect is
+        recorded), a page or a sitemap on a host ``allowed_domains`` leaves out."""
+        meta = request.meta
+        target = normalize_url(request.url)
+        referer, depth = _referer(request), meta.get("kb_depth")
+        if meta.get("kb_page") and meta.get("redirect_urls"):
+            origin = normalize_url(meta["redirect_urls"][0])
+            self.skip(origin, "offsite", detail=target, referer=referer, depth=depth)
+        elif meta.get("kb_page"):
+            self.skip(target, "offsite", referer=referer, depth=depth)
+        elif "kb_sitemap_level" in meta:
+            self.skip(target, "offsite", referer=referer, what="sitemap")
 
     def _request_dropped(self, request: Request) -> None:
         """The scheduler dropped a redirect's target: the redirect is recorded.
@@ -187,7 +215,7 @@ class SiteSpider(Spider):
         target = normalize_url(request.url)
         if self.url_wanted(target):
             reason = "redirect"
-        elif host_allowed(host_of(target), self.allowed_domains):
+        elif self.on_site(target):
             reason = "denied"
         else:
             reason = "offsite"
@@ -195,19 +223,6 @@ class SiteSpider(Spider):
             normalize_url(origins[0]), reason, detail=target,
             referer=_referer(request), depth=request.meta.get("kb_depth"),
         )  # fmt: skip
-
-    def _request_scheduled(self, request: Request) -> None:
-        """A redirect to another host: Scrapy's OffsiteMiddleware drops it right after this
-        signal, without a request_dropped signal or an errback; recorded here."""
-        origins = request.meta.get("redirect_urls")
-        if not origins or not request.meta.get("kb_page") or request.dont_filter:
-            return
-        target = normalize_url(request.url)
-        if not host_allowed(host_of(target), self.allowed_domains):
-            self.skip(
-                normalize_url(origins[0]), "offsite", detail=target,
-                referer=_referer(request), depth=request.meta.get("kb_depth"),
-            )  # fmt: skip
 
     def _spider_error(self, failure: Any, response: Response) -> None:
         """A callback raised (a bug, or input nobody foresaw): the page is recorded, not lost
@@ -253,10 +268,33 @@ class SiteSpider(Spider):
 
     # -- rules ------------------------------------------------------------------
     def url_wanted(self, url: str) -> bool:
-        """On an allowed host, and through the site file's allow/deny regexes."""
-        return host_allowed(host_of(url), self.allowed_domains) and url_in_rules(
-            url, self._allow, self._deny
-        )
+        """On an allowed host (:meth:`on_site`), and through the site file's allow/deny
+        regexes."""
+        return self.on_site(url) and url_in_rules(url, self._allow, self._deny)
+
+    def on_site(self, url: str) -> bool:
+        """Whether Scrapy's OffsiteMiddleware lets ``url`` through: its ``should_follow``
+        (``allowed_domains`` and their subdomains) is the crawl's one host rule. Asked once
+        per host (the rule is a host rule), from the running middleware, else from an
+        instance of it (kb-check, kb-explain: no crawl)."""
+        host = urlsplit(url).hostname or ""  # as Scrapy's rule sees it
+        verdict = self.host_verdicts.get(host)
+        if verdict is None:
+            try:
+                verdict = self._offsite().should_follow(Request(url), self)
+            except ValueError:  # not a URL Scrapy could request (mailto:, no scheme)
+                verdict = False
+            if len(self.host_verdicts) < MAX_HOST_VERDICTS:
+                self.host_verdicts[host] = verdict
+        return verdict
+
+    def _offsite(self) -> ScrapyOffsiteMiddleware:
+        if self.offsite is None:
+            with suppress(AttributeError, RuntimeError):  # no crawler, or no engine yet
+                self.offsite = self.crawler.get_downloader_middleware(ScrapyOffsiteMiddleware)
+            if self.offsite is None:  # not running: the same rule, not its filtering
+                return ScrapyOffsiteMiddleware(stats=None)
+        return self.offsite
 
     def page_request(
         self,
@@ -341,7 +379,7 @@ class SiteSpider(Spider):
         links = markdown_links(decode_text(response.body), response.url, MAX_SITEMAP_ENTRIES)
         for url in map(normalize_url, links):
             if urlsplit(url).path.endswith("/llms-full.txt"):  # a discovery file, as sitemaps:
-                on_site = host_allowed(host_of(url), self.allowed_domains)  # host rule only
+                on_site = self.on_site(url)  # host rule only
                 if on_site and not response.url.endswith("/llms-full.txt"):
                     yield self.llms_txt_request(url)
                 continue
@@ -370,18 +408,14 @@ class SiteSpider(Spider):
             logger.warning("Sitemap %s could not be parsed: %s", response.url, exc)
             return
         self.crawler.stats.inc_value("sitemap/parsed")
-        for count, entry in enumerate(self._entries(sitemap, response.url), 1):
-            if count > MAX_SITEMAP_ENTRIES:
-                self.crawler.stats.inc_value("sitemap/entries_over_limit")
-                logger.warning("Sitemap %s has over %d entries; rest ignored", response.url, count)
-                break
+        for entry in self.sitemap_filter(self._entries(sitemap, response.url)):
             loc = entry.get("loc", "")
             if not loc.startswith(("http://", "https://")):
                 continue
             if sitemap.type == "sitemapindex":
                 if level + 1 >= MAX_SITEMAP_DEPTH:
                     self.crawler.stats.inc_value("sitemap/too_deep")
-                elif host_allowed(host_of(loc), self.allowed_domains):
+                elif self.on_site(loc):
                     yield self.sitemap_request(loc, level + 1)
                 else:
                     self.skip(loc, "offsite", referer=response.url, what="sitemap")
@@ -399,37 +433,36 @@ class SiteSpider(Spider):
             yield self.page_request(url, depth=0, lastmod=lastmod, referer=response.url)
 
     def _entries(self, sitemap: Sitemap, url: str) -> Iterator[dict[str, Any]]:
-        """The sitemap's entries; a parser error part-way is counted and logged, the entries
-        before it kept."""
+        """The sitemap's first MAX_SITEMAP_ENTRIES entries (the rest counted); a parser error
+        part-way is counted and logged, the entries before it kept (Scrapy's own iteration
+        would raise into the callback)."""
         try:
-            yield from sitemap
+            for count, entry in enumerate(sitemap, 1):
+                if count > MAX_SITEMAP_ENTRIES:
+                    self.crawler.stats.inc_value("sitemap/entries_over_limit")
+                    logger.warning("Sitemap %s has over %d entries; rest ignored", url, count)
+                    return
+                yield entry
         except Exception as exc:  # lxml's errors: counted, never silent
             self.crawler.stats.inc_value("discovery/parse_error")
             logger.warning("Sitemap %s could not be parsed to its end: %s", url, exc)
 
     def _sitemap_body(self, response: Response) -> bytes | None:
-        """The XML of a sitemap, gunzipped within DOWNLOAD_MAXSIZE; None if not a sitemap."""
-        body = response.body
-        if gzip_magic_number(response):
-            try:
-                body = gunzip(body, max_size=self.max_sitemap_bytes)
-            except _DecompressionMaxSizeExceeded:
-                self.crawler.stats.inc_value("sitemap/too_large")
-                logger.warning(
-                    "Sitemap %s inflates beyond %d bytes", response.url, self.max_sitemap_bytes
-                )
-                return None
-            except (OSError, EOFError):
-                return None
-        body = sitemap_xml(body)  # BOM, UTF-16, leading whitespace
-        head = body[:2048].lower()
-        if b"<urlset" not in head and b"<sitemapindex" not in head:
+        """The XML of a sitemap (:func:`crawler.sitefiles.sitemap_body`); None if not one, or
+        if it inflates beyond DOWNLOAD_MAXSIZE (counted: Scrapy's ``_get_sitemap_body``
+        would return None for both, and raise on a corrupt gzip)."""
+        try:
+            return sitemap_body(response, self.max_sitemap_bytes)
+        except DecompressedTooLarge:
+            self.crawler.stats.inc_value("sitemap/too_large")
+            logger.warning(
+                "Sitemap %s inflates beyond %d bytes", response.url, self.max_sitemap_bytes
+            )
             return None
-        return body
 
     def _robots_sitemaps(self, body: bytes, robots_url: str, level: int = 0) -> Iterator[Request]:
         for url in robots_sitemap_urls(body, robots_url):
-            if host_allowed(host_of(url), self.allowed_domains):
+            if self.on_site(url):
                 yield self.sitemap_request(url, level)
             else:
                 self.skip(url, "offsite", referer=robots_url, what="sitemap")
@@ -488,7 +521,7 @@ class SiteSpider(Spider):
         origins = [normalize_url(u) for u in meta.get("redirect_urls", ())]
         origins = [u for u in dict.fromkeys(origins) if u != url]
         if not self.url_wanted(url):  # a redirect may have left the site
-            reason = "offsite" if not host_allowed(host_of(url), self.allowed_domains) else "denied"
+            reason = "offsite" if not self.on_site(url) else "denied"
             for origin in origins or [url]:
                 self.skip(origin, reason, detail=url, referer=referer, depth=depth)
             return
@@ -544,7 +577,7 @@ class SiteSpider(Spider):
             stats.inc_value(f"extract/path/{page['extractor']}")
         if page["links_dropped"]:
             stats.inc_value("discovery/links_over_limit", page["links_dropped"])
-        links = self._follow(page["links"], url, depth)
+        links = self._links_followed(page["links"], url, depth)
         for link in links:
             yield self.page_request(link, depth + 1, referer=url)
 
@@ -640,7 +673,7 @@ class SiteSpider(Spider):
             for page_url, depth, referer in self.deferred.pop(url, ()):
                 self.skip(page_url, "canonical", detail=url, referer=referer, depth=depth)
 
-    def _follow(self, found: list[str], url: str, depth: int) -> list[str]:
+    def _links_followed(self, found: list[str], url: str, depth: int) -> list[str]:
         """The links of a page this crawl follows; the others are recorded (or kept for
         the end of the run when they lie beyond max_depth)."""
         links = []
