@@ -106,8 +106,8 @@ class SyncRun:
         else:  # another project's spider (ITEM_PIPELINES only): its name is the site
             self.site_name, shape = spider.name, {}
         site_dir = self.state_root / self.site_name
-        self.lock = SiteLock(site_dir / "lock")
-        holder = self.lock.acquire()
+        lock = SiteLock(site_dir / "lock")
+        holder = lock.acquire()  # OSError (state folder not writable): the crawl fails
         if holder is not None:
             self.locked_out = True
             since = holder.get("since")
@@ -118,6 +118,7 @@ class SyncRun:
             )  # fmt: skip
             self.stats.set_value("kb/run_failed", "already_running")
             raise CloseSpider("already_running")
+        self.lock = lock
         self.state = SyncState(site_dir / "state.sqlite", signature_of(shape))
         if self.state.signature_changed:
             logger.info("The site file changed what documents look like: every page is re-sent")
