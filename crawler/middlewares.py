@@ -10,6 +10,7 @@ from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffs
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.access import resolve_credentials
+from crawler.extensions.sync import SyncRun
 from crawler.runrecords import download_failure_reason
 from crawler.scrapy_compat import hold_slot_delay
 from crawler.urls import host_allowed, host_of, is_private_host, normalize_url
@@ -114,24 +115,21 @@ class ConditionalGetMiddleware:
     there: nothing to extract.
     """
 
-    def __init__(self, crawler: Crawler):
+    def __init__(self, crawler: Crawler, run: SyncRun):
         self.crawler = crawler
+        self.run = run
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
-
-    def _sync(self):
-        spider = self.crawler.spider
-        if spider is None or getattr(spider, "full_sync", False):
-            return None
-        return getattr(spider, "sync", None)
+        run = crawler.get_extension(SyncRun)
+        if run is None:
+            raise NotConfigured("the SyncRun extension is off")
+        return cls(crawler, run)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        sync = self._sync()
-        if sync is None or not request.meta.get("kb_page"):
+        if not request.meta.get("kb_page"):
             return
-        etag, last_modified = sync.validators(normalize_url(request.url))
+        etag, last_modified = self.run.validators(normalize_url(request.url))
         if etag:
             request.headers.setdefault(b"If-None-Match", etag)
         if last_modified:
@@ -142,16 +140,10 @@ class ConditionalGetMiddleware:
     ) -> Response:
         if response.status != 304 or not request.meta.get("kb_page"):
             return response
-        sync = self._sync()
-        if sync is None:
-            return response
         url = normalize_url(request.url)
-        self.crawler.stats.inc_value("sync/unchanged/304")
-        sync.mark_seen(url)
-        site_spider = self.crawler.spider
-        site_spider.content_reached(url)  # delivered earlier: a canonical copy settles on it
-        depth = request.meta.get("kb_depth", 0)
-        for follow in site_spider.replay_links(url, depth):
+        if not self.run.not_modified(url):
+            return response
+        for follow in self.crawler.spider.unchanged(url, request.meta.get("kb_depth", 0)):
             self.crawler.engine.crawl(follow)
         raise IgnoreRequest("not modified")
 

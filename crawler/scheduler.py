@@ -15,6 +15,7 @@ from typing import Any
 
 from scrapy.core.scheduler import Scheduler
 
+from crawler.extensions.sync import SyncRun
 from crawler.urls import normalize_url
 
 logger = logging.getLogger(__name__)
@@ -46,10 +47,11 @@ class DiskQueueScheduler(Scheduler):
         Only without ``JOBDIR``: there the queue is thrown away; with it, the pending
         requests wait on disk for the next run and are not lost. At most
         ``KB_URL_RECORDS_PER_REASON`` are read back from the queue; the rest are counted.
+        In the records of the :class:`SyncRun` extension; nothing without it.
         """
-        spider = self.crawler.spider if self.crawler else None
-        skip = getattr(spider, "skip", None)
-        if self._scratch is None or skip is None or not self.has_pending_requests():
+        run = self.crawler.get_extension(SyncRun) if self.crawler else None
+        records = run.records if run is not None else None
+        if self._scratch is None or records is None or not self.has_pending_requests():
             return
         why = "max_pages" if reason == "max_pages" else "not_reached"
         limit = self.crawler.settings.getint("KB_URL_RECORDS_PER_REASON")
@@ -57,7 +59,7 @@ class DiskQueueScheduler(Scheduler):
         while count < limit and (request := self.next_request()) is not None:
             if not request.meta.get("kb_page"):
                 continue
-            skip(
+            records.record(
                 normalize_url(request.url),
                 why,
                 detail=None if why == "max_pages" else reason,
@@ -66,13 +68,12 @@ class DiskQueueScheduler(Scheduler):
             )
             count += 1
         rest = len(self)
-        records = getattr(spider, "records", None)
-        if rest and records is not None:
+        if rest:
             records.count_unlisted(why, rest)
         if count or rest:
             # The run's total of the reason, as the records and the summary count it: pages
             # downloaded after the limit was reached are not extracted either.
-            total = records.counts.get(why, 0) if records is not None else count + rest
+            total = records.counts.get(why, 0)
             logger.info(
                 "%d page(s) not crawled (%s; %d still queued): recorded as %s",
                 max(total, count + rest), reason, count + rest, why,

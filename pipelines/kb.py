@@ -46,6 +46,7 @@ from scrapy.exceptions import CloseSpider
 from scrapy.settings import BaseSettings
 
 from crawler.config import SiteConfig
+from crawler.extensions.sync import SyncRun
 from crawler.items import ItemRefused, PageItem, page_of
 from pipelines.batch import SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
@@ -160,6 +161,8 @@ class KnowledgeBasePipeline:
             "log_wait_seconds": s.getfloat("KB_LOG_WAIT_SECONDS"),
         }
         self.senders = max(1, s.getint("KB_MAX_IN_FLIGHT"))
+        self.sync_run = crawler.get_extension(SyncRun)  # None: no sync state, no lock
+        self.max_chars = 0  # the split limit, set on opening (the spider asks for it)
         self.client: KBClient | None = None
         self.outbox: Outbox | None = None
         self.queue: asyncio.Queue[PendingBatch | None] = asyncio.Queue()
@@ -189,8 +192,8 @@ class KnowledgeBasePipeline:
         site = delivery_site(spider, self.settings)
         self.site_name = site.name
         self.flush_hint = flush_command(spider)
-        if getattr(self.crawler, "kb_locked_out", False):
-            return  # another run of this site owns the outbox
+        if self.sync_run is not None:  # the site lock, before the outbox is touched
+            self.sync_run.open()  # CloseSpider while another run of this site holds it
         if site.max_document_chars < MIN_MAX_CHARS:
             logger.error(
                 "KB_MAX_DOCUMENT_CHARS is %d: it must be at least %d",
@@ -325,16 +328,6 @@ class KnowledgeBasePipeline:
             return with_metadata(item.parts, item.document["metadata"])
         return split_document(item.document, self.max_chars, anchors=item.anchors)
 
-    @property
-    def max_chars(self) -> int:
-        return self._max_chars
-
-    @max_chars.setter
-    def max_chars(self, value: int) -> None:
-        """The split limit; published on the crawler, where the spider reads it for the worker."""
-        self._max_chars = value
-        self.crawler.kb_split_chars = value  # type: ignore[attr-defined]
-
     async def close_spider(self, spider: Spider | None = None) -> None:
         if self.outbox is None:
             return
@@ -466,7 +459,7 @@ class KnowledgeBasePipeline:
 
     def _page_accepted(self, url: str, ids: list[str], info: dict[str, Any] | None) -> None:
         """Record a page in sync state once all of its documents were accepted."""
-        sync = getattr(self.crawler, "kb_sync", None)
+        sync = self.sync_run.state if self.sync_run is not None else None
         done = False
         this_run = info is None or info.get("run") == self.run_tag
         if this_run and url in self.outstanding:

@@ -84,6 +84,9 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     # Live progress on a terminal, else a log line every KB_PROGRESS_SECONDS.
     "crawler.extensions.progress.Progress": 500,
+    # The site lock, sync state, per-URL records and run report (last: its spider_closed
+    # writes the report once every other component has closed).
+    "crawler.extensions.sync.SyncRun": 900,
 }
 ITEM_PIPELINES = {
     "pipelines.sync.SyncPipeline": 200,
@@ -144,7 +147,7 @@ KB_FULL_SYNC = False  # True (or ``-a full=1``) re-sends every page
 KB_GONE_AFTER_RUNS = 2  # a page missed in this many complete runs is reported gone
 KB_SHRINK_RATIO = 0.5  # a run reaching less than this share of the last good one fails
 KB_MAX_ERROR_SHARE = 0.3  # share of 403/429/5xx answers that fails the run
-KB_LOCK_STALE_SECONDS = 6 * 3600  # a lock whose process is gone is always stale
+KB_SYNC_ENABLED = True  # False: no lock, sync state, records or run report (scrapy parse)
 
 # Operator commands and progress.
 KB_CHECK_MAX_SITEMAPS = 100  # sitemap files `kb-check --live` reads at most per site

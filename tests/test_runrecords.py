@@ -12,6 +12,7 @@ from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error
 
+from crawler.extensions.sync import why_no_content
 from crawler.runrecords import (
     UrlRecords,
     download_failure_reason,
@@ -19,7 +20,6 @@ from crawler.runrecords import (
     records_path,
     run_reports,
 )
-from pipelines.sync import why_no_content
 
 
 class Stats:

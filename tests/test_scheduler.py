@@ -13,6 +13,8 @@ from scrapy import Request
 from scrapy.core.scheduler import Scheduler
 from scrapy.crawler import Crawler
 
+from crawler.extensions.sync import SyncRun
+from crawler.runrecords import read_url_records
 from crawler.scheduler import DiskQueueScheduler
 from tests.components import running_engine, site_crawler
 
@@ -89,6 +91,9 @@ def test_pages_left_queued_at_an_early_stop_are_recorded(
     tmp_path: Path, scratch: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     crawler = site_crawler(tmp_path, settings={"KB_URL_RECORDS_PER_REASON": 2})
+    run = crawler.get_extension(SyncRun)  # the run's records, where the pages are recorded
+    assert run is not None
+    run.open()
 
     async def main() -> None:
         async with running_engine(crawler):
@@ -101,6 +106,12 @@ def test_pages_left_queued_at_an_early_stop_are_recorded(
 
     asyncio.run(main())
     assert crawler.stats.get_value("skipped/max_pages") == 3  # two listed, the third counted
+    assert run.records is not None and run.records.counts == {"max_pages": 3}
+    run.records.close()
+    assert [r["url"] for r in read_url_records(run.records.path)] == [
+        "https://docs.example.com/c",  # LIFO
+        "https://docs.example.com/b",
+    ]
     assert "3 page(s) not crawled (max_pages; 3 still queued): recorded as max_pages" in (
         caplog.text
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -163,21 +164,30 @@ def test_second_concurrent_crawl_refuses(tmp_path: Path, env: Any) -> None:
     slow = subprocess.Popen(
         cmd, cwd=REPO_ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    lock = tmp_path / "state" / SITE / "lock"
     try:
-        lock = tmp_path / "state" / SITE / "lock"
+        # The lock file names its holder once the lock is taken (information only).
         deadline = time.monotonic() + 30
-        while not lock.exists() and time.monotonic() < deadline:
+        while _lock_holder(lock) != slow.pid and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert lock.exists()
+        assert _lock_holder(lock) == slow.pid
         second = crawl_site(site_file, tmp_path, env=environ)
         assert second.returncode == 4, second.stderr[-3000:]
         assert "Another crawl of 'syncsite' is running" in second.stderr
+        assert f"pid {slow.pid}" in second.stderr
         assert second.stat("downloader/request_count") in (None, 0)
+        assert second.stat("kb/run_failed") == "already_running"
     finally:
-        slow.kill()
+        slow.kill()  # SIGKILL: no clean-up runs; the kernel drops its lock
         slow.wait()
-    # The killed run left a stale lock: the next run takes it over.
-    assert lock.exists()
+    assert lock.exists()  # the file stays; the lock went with the process
     third = crawl_site(site_file, tmp_path, env=environ, settings={"DOWNLOAD_DELAY": 0})
     assert third.returncode == 0, third.stderr[-3000:]
-    assert "Taking over a stale lock" in third.stderr
+    assert _lock_holder(lock) is None  # released (and emptied) at the end of the run
+
+
+def _lock_holder(lock: Path) -> int | None:
+    try:
+        return json.loads(lock.read_text(encoding="utf-8") or "{}").get("pid")
+    except (OSError, ValueError):
+        return None

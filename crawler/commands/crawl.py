@@ -1,7 +1,8 @@
 """``scrapy crawl``, with a site-file check up front and an exit status that tells.
 
 Scrapy exits 0 whatever a spider's close reason; cron and scrapyd users need a
-non-zero status when the knowledge base refused us or the run is not trustworthy.
+non-zero status when the knowledge base refused us or the run is not trustworthy
+(:mod:`crawler.exitstatus`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from scrapy.exceptions import UsageError
 
 from crawler.access import MissingVariableError, resolve_credentials
 from crawler.config import ConfigError, load_packaged_site, load_site_file, packaged_site_files
+from crawler.exitstatus import EXIT_CONFIG, exit_status
+from crawler.extensions.sync import SyncRun
 from crawler.paths import resolve_path_settings
 from crawler.pool import check_start_method
 from crawler.render import check_browser
 from crawler.settings_check import check_kb_settings
+from crawler.spiders.site import SiteSpider
 from pipelines.client import check_api_url
 
 if TYPE_CHECKING:
@@ -31,49 +35,6 @@ if TYPE_CHECKING:
     from crawler.config import SiteConfig
 
 logger = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_CONFIG = 2
-EXIT_KB_REFUSED = 3
-EXIT_LOCKED = 4
-EXIT_RUN_FAILED = 5
-EXIT_UNDELIVERED = 6
-EXIT_INTERRUPTED = 7
-EXIT_NO_CONTENT = 8
-EXIT_FAILED = 1
-
-
-def exit_status(stats: dict[str, object]) -> tuple[int, str | None]:
-    """Map a finished crawl's stats to (exit status, one-line reason)."""
-    reason = str(stats.get("finish_reason") or "")
-    pending, flush = stats.get("kb/pending_batches_left"), stats.get("kb/flush_command")
-    waiting = f"; {pending} batch(es) wait in the outbox" if pending else ""
-    if stats.get("kb/fatal"):
-        what = "credentials" if stats.get("kb/credentials") == "refused" else "import"
-        fix = f": once fixed, send them with `{flush}`" if waiting and flush else ""
-        return EXIT_KB_REFUSED, (
-            f"the knowledge base refused the {what} ({stats['kb/fatal']}){waiting}{fix}"
-        )
-    if reason == "already_running":
-        return EXIT_LOCKED, "another crawl of this site is running"
-    if stats.get("kb/no_content"):  # unreachable, all disallowed, all 4xx, all skipped
-        return EXIT_NO_CONTENT, str(stats["kb/no_content"])
-    if stats.get("kb/run_failed"):
-        return EXIT_RUN_FAILED, f"the run failed its sync guard ({stats['kb/run_failed']})"
-    if stats.get("kb/unavailable") and stats.get("kb/pending_batches_left"):
-        what = (
-            "did not confirm the import"
-            if stats["kb/unavailable"] == "UNCONFIRMED"
-            else "was unavailable"
-        )
-        return EXIT_UNDELIVERED, (
-            f"the knowledge base {what}{waiting}" + (f": send them with `{flush}`" if flush else "")
-        )
-    if not reason:
-        return EXIT_FAILED, "the crawl ended without a close reason (it did not finish)"
-    if reason != "finished" and reason != "max_pages":
-        return EXIT_INTERRUPTED, f"the crawl was stopped ({reason}); the next run resumes delivery"
-    return EXIT_OK, None
 
 
 def check_site(spider_name: str, spargs: dict[str, str]) -> SiteConfig | None:
@@ -111,29 +72,6 @@ def check_settings(settings: BaseSettings) -> list[str]:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return warnings
-
-
-def failure_of(stats: dict[str, object]) -> str | None:
-    """What the run report's ``failed`` says: None exactly when the exit status is 0.
-
-    The knowledge base's refusal code, the sync guard's reason, or the exit status's cause.
-    """
-    status, _ = exit_status(stats)
-    if status == EXIT_OK:
-        return None
-    if status == EXIT_KB_REFUSED:
-        return str(stats.get("kb/fatal"))
-    if status == EXIT_RUN_FAILED:
-        return str(stats.get("kb/run_failed"))
-    if status == EXIT_UNDELIVERED:
-        return f"undelivered ({stats.get('kb/unavailable')})"
-    if status == EXIT_INTERRUPTED:
-        return f"stopped ({stats.get('finish_reason')})"
-    return {
-        EXIT_LOCKED: "already_running",
-        EXIT_FAILED: "no_close_reason",
-        EXIT_NO_CONTENT: "no_content",
-    }.get(status, f"exit_status_{status}")
 
 
 class Command(ScrapyCrawlCommand):
@@ -184,12 +122,12 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
             return
         stats = crawler.stats.get_stats() if crawler.stats else {}
-        forced_stop = getattr(crawler, "kb_forced_stop", None)
-        if not stats.get("finish_reason") and forced_stop is not None:
-            forced_stop()  # a second Ctrl-C: Scrapy stopped the reactor without closing
+        run = crawler.get_extension(SyncRun)
+        if not stats.get("finish_reason") and run is not None:
+            run.forced_stop()  # a second Ctrl-C: Scrapy stopped the reactor without closing
         self.exitcode, why = exit_status(stats)
-        site = getattr(crawler.spider, "site", None)
-        name = getattr(site, "name", None) or name  # `-a config=PATH`: the site, not "site"
+        if isinstance(crawler.spider, SiteSpider):  # `-a config=PATH`: the site, not "site"
+            name = crawler.spider.site.name
         log_file = self.settings and self.settings.get("LOG_FILE")
         if why or not log_file:  # the last line, for crawl and kb-flush alike
             print(

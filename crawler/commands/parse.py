@@ -81,6 +81,7 @@ class Command(ScrapyParseCommand):
         assert self.settings is not None
         # Show, never deliver or record: no sync state, lock, run report or outbox.
         self.settings.set("ITEM_PIPELINES", {}, priority="cmdline")
+        self.settings.set("KB_SYNC_ENABLED", False, priority="cmdline")
         self.settings.set("KB_PROGRESS_SECONDS", 0, priority="cmdline")
         # Scrapy's parse hands items to the feed exports only when it sees -o; -O counts too.
         if getattr(opts, "overwrite_output", None) and not opts.output:

@@ -23,6 +23,7 @@ from scrapy.utils.sitemap import Sitemap
 
 from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_site_file
 from crawler.documentkinds import document_kind, url_kind
+from crawler.extensions.sync import SyncRun
 from crawler.items import PageItem, build_document
 from crawler.middlewares import quiet_network_tracebacks
 from crawler.named_request import NamedCallbackRequest
@@ -40,6 +41,7 @@ from crawler.sitefiles import (
     sitemap_body,
 )
 from crawler.urls import normalize_url, url_in_rules
+from pipelines.kb import KnowledgeBasePipeline
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -97,7 +99,7 @@ class SiteSpider(SitemapSpider):
         self._deny = [re.compile(p) for p in self.site.deny]
         self.pages_sent_to_extraction = 0
         self.truncated = False  # True when max_pages cut the crawl short
-        self.sync: SyncState | None = None
+        self.sync_run: SyncRun | None = None  # crawler.get_extension(SyncRun), from start()
         self.pool: ExtractionPool | None = None
         self.records: UrlRecords | None = None
         # Pages dropped in favour of a preferred URL (rel=canonical) not yet delivered:
@@ -169,7 +171,7 @@ class SiteSpider(SitemapSpider):
     def skip(self, url: str, reason: str, **fields: Any) -> None:
         """Account for a URL not delivered: stat + record line; ``fields`` are
         :meth:`crawler.runrecords.UrlRecords.record`'s (detail, referer, depth, what)."""
-        if self.records is None:  # before the run opened, or without the sync pipeline
+        if self.records is None:  # before the run opened, or without the SyncRun extension
             self.records = UrlRecords(None, self.records_per_reason, self.crawler.stats)
         self.records.record(url, reason, **fields)
 
@@ -327,8 +329,9 @@ class SiteSpider(SitemapSpider):
 
     # -- discovery ----------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
-        self.sync = getattr(self.crawler, "kb_sync", None)
-        self.records = getattr(self.crawler, "kb_records", None) or self.records
+        self.sync_run = self.crawler.get_extension(SyncRun)
+        if self.sync_run is not None and self.sync_run.records is not None:
+            self.records = self.sync_run.records
         if self.flush_only:
             return
         if self.render is not None:
@@ -417,16 +420,8 @@ class SiteSpider(SitemapSpider):
                 continue
             lastmod = entry.get("lastmod") or None
             self.crawler.stats.inc_value("sitemap/pages")  # the progress display's ETA
-            if (
-                self.sync is not None
-                and not self.full_sync
-                and self.sync.lastmod_unchanged(url, lastmod)
-            ):
-                # Layer 1 of incremental sync: not even downloaded.
-                self.crawler.stats.inc_value("sync/unchanged/lastmod")
-                self.sync.mark_seen(url)
-                self.content_reached(url)
-                yield from self.replay_links(url, 0)
+            if self.sync_run is not None and self.sync_run.unchanged_by_lastmod(url, lastmod):
+                yield from self.unchanged(url, 0)  # layer 1 of incremental sync: not downloaded
                 continue
             yield self.page_request(url, depth=0, lastmod=lastmod, referer=response.url)
 
@@ -490,13 +485,23 @@ class SiteSpider(SitemapSpider):
                 referer=_referer(request), what="sitemap",
             )  # fmt: skip
 
-    def replay_links(self, url: str, depth: int) -> Iterator[Request]:
-        """Links an unchanged page had last time, so the crawl still reaches its children."""
+    @property
+    def sync(self) -> SyncState | None:
+        """This run's sync state (the :class:`SyncRun` extension's); None without it."""
+        return self.sync_run.state if self.sync_run is not None else None
+
+    def unchanged(self, url: str, depth: int) -> list[Request]:
+        """A page the sync found unchanged without downloading it (lastmod, 304): it counts
+        as reached, and the requests of the links it had last time, so its children are still
+        reached."""
+        self.content_reached(url)  # delivered earlier: a canonical copy settles on it
         if self.sync is None or not self.site.follow_links or depth >= self.site.max_depth:
-            return
-        for link in self.sync.stored_links(url):
-            if self.url_wanted(link):
-                yield self.page_request(link, depth + 1, referer=url)
+            return []
+        return [
+            self.page_request(link, depth + 1, referer=url)
+            for link in self.sync.stored_links(url)
+            if self.url_wanted(link)
+        ]
 
     # -- pages ----------------------------------------------------------------------
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
@@ -609,8 +614,8 @@ class SiteSpider(SitemapSpider):
     def _split_at(self, url: str) -> tuple[str, int] | None:
         """(document URL, characters) where the worker splits: the knowledge-base
         pipeline's current split limit; None without that pipeline."""
-        split_chars = getattr(self.crawler, "kb_split_chars", None)
-        return (url, split_chars) if split_chars else None
+        pipeline = self.crawler.get_item_pipeline(KnowledgeBasePipeline)
+        return (url, pipeline.max_chars) if pipeline is not None and pipeline.max_chars else None
 
     async def _extracted(self, response: Response, run: Any, *args: Any) -> PageResult | None:
         """``await run(*args)`` (the pool); None, recorded, when the worker failed."""
