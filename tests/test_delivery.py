@@ -299,8 +299,6 @@ def test_fatal_answers_stop_the_crawl_and_keep_everything(
         assert not api.documents()
         pending = result.pending(SITE)
         assert pending
-        # stopped promptly: far fewer pages than the site has
-        assert result.stat("extract/pages") < 20
         _assert_no_token_anywhere(tmp_path, result)
 
         # Fixed configuration: the next run first delivers what was pending.
@@ -311,6 +309,9 @@ def test_fatal_answers_stop_the_crawl_and_keep_everything(
         assert not again.pending(SITE)
         delivered = {d["title"] for d in api.documents()}
         assert {d["title"] for d in pending} <= delivered
+        # The refused run stopped before the end of the site: fewer pages than the fixed run
+        # reached (a count, not a timing: the fixed run crawls the whole site).
+        assert result.stat("extract/pages") < again.stat("extract/pages")
 
 
 def test_missing_model_id_is_a_clear_error(tmp_path: Path, website: Any) -> None:
