@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lxml.html import HtmlElement
 
-from crawler.extract import core, parse, trafilatura_text
+from crawler.extract import core, markdown, parse, trafilatura_text
 from crawler.extract.core import extract_page
 from crawler.extract.headings import anchor_for_heading
 from crawler.extract.result import ExtractedPage
@@ -688,5 +688,19 @@ def test_deterministic(docs: ExtractedPage) -> None:
     assert results == {docs.content_hash}
 
 
-def test_warm_up_runs() -> None:
-    core.warm_up()
+def test_warm_up_fills_the_caches_a_page_then_uses() -> None:
+    """warm_up's guarantee: the per-process caches a page's extraction reads (the region
+    converter's options, trafilatura's config and one Extractor per options and mode) are
+    filled, so the first real page with the same options builds none of them."""
+    options = ExtractOptions(min_chars=50, lang_sample_chars=1000, forced_language="en")
+    trafilatura_text._extractor.cache_clear()
+    trafilatura_text._trafilatura_config.cache_clear()
+    markdown._options.cache_clear()
+    core.warm_up(options)
+    assert markdown._options.cache_info().currsize == 1
+    assert trafilatura_text._trafilatura_config.cache_info().currsize == 1
+    assert trafilatura_text._extractor.cache_info().currsize == 2  # fast and full cascade
+    misses = trafilatura_text._extractor.cache_info().misses
+    page = extract_page(load("docs_page.html"), DOCS_URL, options)
+    assert page.content and not page.skip_reason
+    assert trafilatura_text._extractor.cache_info().misses == misses

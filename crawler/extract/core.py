@@ -205,5 +205,11 @@ _WARM_UP_HTML = (
 
 
 def warm_up(options: ExtractOptions = DEFAULT_OPTIONS) -> None:
-    """Pool-initializer hook: pay imports, XPath compilation and cache fills before real work."""
-    extract_page(_WARM_UP_HTML, "https://warm-up.invalid/", options)
+    """Pool-initializer hook: pay imports, XPath compilation and cache fills before real work.
+
+    Both paths run once: the declared region (the ``<article>``, html-to-markdown) and the
+    same page without it (trafilatura, fast and full cascade: its Extractors for ``options``
+    are cached, :mod:`crawler.extract.trafilatura_text`).
+    """
+    for html in (_WARM_UP_HTML, _WARM_UP_HTML.replace("article>", "div>")):
+        extract_page(html, "https://warm-up.invalid/", options)
