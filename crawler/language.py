@@ -138,13 +138,15 @@ def detect_language(
     text: str,
     *,
     html_lang: str | None = None,
-    sample_chars: int = 3000,
+    sample_chars: int,
     min_chars: int = 40,
 ) -> str:
     """ISO 639-1 language of ``text``; falls back to ``html_lang``, then to ``DEFAULT_LANGUAGE``.
 
     Declared languages are frequently wrong (templates hard-code ``lang="en"``), so the text
     wins when langdetect is confident; the declaration wins for short or ambiguous text.
+    ``sample_chars`` (required: ``KB_LANG_SAMPLE_CHARS``, through ``ExtractOptions``) bounds
+    the characters langdetect reads; text shorter than ``min_chars`` is not detected.
     """
     declared = normalize_lang(html_lang)
     fallback = declared or DEFAULT_LANGUAGE

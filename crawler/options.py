@@ -6,7 +6,7 @@ A module of its own so the crawler process can build them without importing traf
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from crawler.langcodes import normalize_lang
@@ -22,7 +22,11 @@ __all__ = ["ExtractOptions", "site_options"]
 
 @dataclass(frozen=True)
 class ExtractOptions:
-    """Per-site extraction settings; frozen, so hashable (extractor cache key) and picklable."""
+    """Per-site extraction settings; frozen, so hashable (extractor cache key) and picklable.
+
+    ``min_chars`` and ``lang_sample_chars`` are keyword-only and required (``TypeError``
+    without them); :func:`site_options` builds the crawl's.
+    """
 
     include_tables: bool = True
     include_links: bool = False
@@ -30,12 +34,13 @@ class ExtractOptions:
     include_comments: bool = False
     favor_precision: bool = True
     """False means trafilatura's balanced default (which escalates to recall on short output)."""
-    # The crawl always passes the effective values (the site's min_chars, KB_LANG_SAMPLE_CHARS).
-    # These serve direct callers (tests, warm-up) and equal settings/__init__.py's defaults
-    # (tests/test_settings.py checks): reading them from there here would import Scrapy into
-    # every spawned extraction worker.
-    min_chars: int = 200
-    lang_sample_chars: int = 3000
+    # Required: their defaults are settings (KB_MIN_CHARS, KB_LANG_SAMPLE_CHARS), declared in
+    # settings/__init__.py only, which spawned extraction workers must not import; the crawl
+    # passes the effective values (site_options), a direct caller its own.
+    min_chars: int = field(kw_only=True)
+    """Content shorter than this (characters) is skipped as ``thin``."""
+    lang_sample_chars: int = field(kw_only=True)
+    """Characters of the text langdetect reads (:func:`crawler.language.detect_language`)."""
     forced_language: str | None = None
     fast: bool = True
     """Run trafilatura's fast path first; full cascade only below ``FULL_CASCADE_BELOW_CHARS``."""

@@ -21,6 +21,7 @@ from crawler.sitefetch import FetchError, PoliteFetcher
 from crawler.sitefiles import DecompressedTooLarge, robots_sitemap_urls, sitemap_body
 from crawler.spiders.site import MAX_SITEMAP_DEPTH, MAX_SITEMAP_ENTRIES
 from crawler.urls import host_of, normalize_url
+from pipelines.batch import API_MAX_DOCUMENTS
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -191,7 +192,7 @@ def estimate(
     (``KB_IMPORT_RATE_PER_MIN``), and minutes of downloads at the politeness delay."""
     site = spider.site
     pages = min(urls, site.max_pages)
-    per_request = max(1, min(100, settings.getint("KB_MAX_BATCH_DOCS")))
+    per_request = max(1, min(API_MAX_DOCUMENTS, settings.getint("KB_MAX_BATCH_DOCS")))
     requests = math.ceil(pages / per_request)
     rate = settings.getfloat("KB_IMPORT_RATE_PER_MIN")
     return {

@@ -110,7 +110,7 @@ EXIT_KB_UNAVAILABLE = 6
 def kb_client(settings: BaseSettings, site: SiteConfig) -> KBClient:
     """A :class:`pipelines.client.KBClient` for ``site``; :class:`ConfigError` without a token
     (``KB_API_TOKEN``, from the environment only) or a chat model id."""
-    from pipelines.client import KBClient
+    from pipelines.client import KBClient, client_options
     from pipelines.kb import TOKEN_ENV
 
     token = os.environ.get(TOKEN_ENV, "").strip()
@@ -124,15 +124,7 @@ def kb_client(settings: BaseSettings, site: SiteConfig) -> KBClient:
         raise ConfigError(
             "no chat model id: set chat_model_id in the site file or KB_CHAT_MODEL_ID"
         )
-    return KBClient(
-        settings.get("KB_API_URL"), token, model,
-        query_rate_per_min=settings.getfloat("KB_QUERY_RATE_PER_MIN"),
-        connect_timeout=settings.getfloat("KB_CONNECT_TIMEOUT"),
-        request_timeout=settings.getfloat("KB_REQUEST_TIMEOUT"),
-        max_retries=settings.getint("KB_MAX_RETRIES"),
-        backoff_base=settings.getfloat("KB_BACKOFF_BASE"),
-        backoff_max=settings.getfloat("KB_BACKOFF_MAX"),
-    )  # fmt: skip
+    return KBClient(settings.get("KB_API_URL"), token, model, **client_options(settings))
 
 
 def urls_of_documents(state: Path, site: str, ids: list[str]) -> dict[str, str]:

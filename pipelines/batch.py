@@ -65,14 +65,19 @@ class Batcher(Generic[T]):
     others.
 
     An entry is a document, or anything the caller pairs it with (its encoded bytes) when it
-    passes the entry's ``size`` itself.
+    passes the entry's ``size`` itself. ``max_bytes`` (request body bytes) and
+    ``flush_seconds`` are required: their defaults are settings (``KB_MAX_BATCH_BYTES``,
+    ``KB_FLUSH_SECONDS``); ``max_docs`` defaults to the API's own limit,
+    :data:`API_MAX_DOCUMENTS` (``KB_MAX_BATCH_DOCS`` may only lower it). ``ValueError`` for a
+    value out of range.
     """
 
     def __init__(
         self,
+        *,
         max_docs: int = API_MAX_DOCUMENTS,
-        max_bytes: int = 4_000_000,
-        flush_seconds: float = 10.0,
+        max_bytes: int,
+        flush_seconds: float,
     ) -> None:
         if not 1 <= max_docs <= API_MAX_DOCUMENTS:
             raise ValueError(f"max_docs must be between 1 and {API_MAX_DOCUMENTS}, got {max_docs}")

@@ -16,12 +16,15 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from pipelines.batch import documents_array
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -268,6 +271,22 @@ SEARCH = Endpoint("/documents/search", "kb/search_")
 QUERY = Endpoint("/chat/query", "kb/query_")
 
 
+def client_options(settings: BaseSettings) -> dict[str, Any]:
+    """:class:`KBClient`'s keyword arguments from the ``KB_*`` settings (the one reading of
+    them, for the crawl, ``kb-flush``, ``kb-search`` and ``kb-query``)."""
+    return {
+        "rate_per_min": settings.getfloat("KB_IMPORT_RATE_PER_MIN"),
+        "query_rate_per_min": settings.getfloat("KB_QUERY_RATE_PER_MIN"),
+        "max_in_flight": settings.getint("KB_MAX_IN_FLIGHT"),
+        "connect_timeout": settings.getfloat("KB_CONNECT_TIMEOUT"),
+        "request_timeout": settings.getfloat("KB_REQUEST_TIMEOUT"),
+        "max_retries": settings.getint("KB_MAX_RETRIES"),
+        "backoff_base": settings.getfloat("KB_BACKOFF_BASE"),
+        "backoff_max": settings.getfloat("KB_BACKOFF_MAX"),
+        "log_wait_seconds": settings.getfloat("KB_LOG_WAIT_SECONDS"),
+    }
+
+
 class KBClient:
     """The knowledge-base API: ``/documents/import``, ``/documents/search``, ``/chat/query``.
 
@@ -279,6 +298,9 @@ class KBClient:
     model, quota; :class:`KBTooLarge`; else :class:`KBInvalidRequest`). ``on_event(name,
     n)`` receives counters (Scrapy's ``stats.inc_value``). A retry wait of
     ``log_wait_seconds`` or more is logged once (host, reason, next attempt time).
+
+    Every limit is a required keyword: its default is a ``KB_*`` setting, read by
+    :func:`client_options`.
     """
 
     def __init__(
@@ -287,15 +309,15 @@ class KBClient:
         token: str,
         chat_model_id: str,
         *,
-        rate_per_min: float = 100,
-        query_rate_per_min: float = 60,
-        max_in_flight: int = 2,
-        connect_timeout: float = 10.0,
-        request_timeout: float = 120.0,
-        max_retries: int = 6,
-        backoff_base: float = 1.0,
-        backoff_max: float = 60.0,
-        log_wait_seconds: float = 5.0,
+        rate_per_min: float,
+        query_rate_per_min: float,
+        max_in_flight: int,
+        connect_timeout: float,
+        request_timeout: float,
+        max_retries: int,
+        backoff_base: float,
+        backoff_max: float,
+        log_wait_seconds: float,
         on_event: Callable[[str, int], None] | None = None,
     ):
         self.base = api_url.rstrip("/")

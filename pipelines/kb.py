@@ -48,7 +48,7 @@ from scrapy.settings import BaseSettings
 from crawler.config import SiteConfig
 from crawler.extensions.sync import SyncRun
 from crawler.items import ItemRefused, PageItem, page_of
-from pipelines.batch import SEPARATOR_BYTES, Batcher, encode_document
+from pipelines.batch import API_MAX_DOCUMENTS, SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
     ImportResult,
     KBClient,
@@ -57,6 +57,7 @@ from pipelines.client import (
     KBInvalidRequest,
     KBTooLarge,
     KBUnavailable,
+    client_options,
 )
 from pipelines.outbox import Outbox, PendingBatch, write_atomic
 from pipelines.redact import install_redaction
@@ -146,20 +147,11 @@ class KnowledgeBasePipeline:
         self.floor = s.getint("KB_MIN_DOCUMENT_CHARS")
         self.lang_sample_chars = s.getint("KB_LANG_SAMPLE_CHARS")
         self.batcher: Batcher[tuple[dict[str, Any], bytes]] = Batcher(
-            max_docs=min(100, s.getint("KB_MAX_BATCH_DOCS")),
+            max_docs=min(API_MAX_DOCUMENTS, s.getint("KB_MAX_BATCH_DOCS")),
             max_bytes=s.getint("KB_MAX_BATCH_BYTES"),
             flush_seconds=s.getfloat("KB_FLUSH_SECONDS"),
         )
-        self.client_options = {
-            "rate_per_min": s.getfloat("KB_IMPORT_RATE_PER_MIN"),
-            "max_in_flight": s.getint("KB_MAX_IN_FLIGHT"),
-            "connect_timeout": s.getfloat("KB_CONNECT_TIMEOUT"),
-            "request_timeout": s.getfloat("KB_REQUEST_TIMEOUT"),
-            "max_retries": s.getint("KB_MAX_RETRIES"),
-            "backoff_base": s.getfloat("KB_BACKOFF_BASE"),
-            "backoff_max": s.getfloat("KB_BACKOFF_MAX"),
-            "log_wait_seconds": s.getfloat("KB_LOG_WAIT_SECONDS"),
-        }
+        self.client_options = client_options(s)
         self.senders = max(1, s.getint("KB_MAX_IN_FLIGHT"))
         self.sync_run = crawler.get_extension(SyncRun)  # None: no sync state, no lock
         self.max_chars = 0  # the split limit, set on opening (the spider asks for it)
@@ -604,7 +596,7 @@ class KnowledgeBasePipeline:
 
     def _chunks(self, docs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         batcher: Batcher[dict[str, Any]] = Batcher(
-            self.batcher.max_docs, self.batcher.max_bytes, 10**9
+            max_docs=self.batcher.max_docs, max_bytes=self.batcher.max_bytes, flush_seconds=10**9
         )
         groups = [g for d in docs for g in batcher.add(d, 0.0)]
         rest = batcher.drain()

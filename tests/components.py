@@ -19,7 +19,27 @@ from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
 
 import settings as project_settings
+from crawler.extract import core
+from crawler.extract.result import ExtractedPage
+from crawler.options import ExtractOptions
 from crawler.spiders.site import SiteSpider
+
+
+def extract_options(**changes: Any) -> ExtractOptions:
+    """ExtractOptions with the settings' defaults (KB_MIN_CHARS, KB_LANG_SAMPLE_CHARS), as a
+    site file without those keys gets them, plus ``changes``."""
+    defaults = {
+        "min_chars": project_settings.KB_MIN_CHARS,
+        "lang_sample_chars": project_settings.KB_LANG_SAMPLE_CHARS,
+    }
+    return ExtractOptions(**{**defaults, **changes})
+
+
+def extract_page(
+    html: str | bytes, url: str, options: ExtractOptions | None = None, **kwargs: Any
+) -> ExtractedPage:
+    """:func:`crawler.extract.core.extract_page`, with :func:`extract_options` unless given."""
+    return core.extract_page(html, url, options or extract_options(), **kwargs)
 
 
 def project_values(tmp_path: Path, **overrides: Any) -> dict[str, Any]:

@@ -40,14 +40,14 @@ def test_sizes_add_up_to_the_posted_array() -> None:
 
 
 def test_entries_with_their_own_size_are_batched_as_given() -> None:
-    b: Batcher[tuple[str, bytes]] = Batcher(max_docs=10, max_bytes=100)
+    b: Batcher[tuple[str, bytes]] = Batcher(max_docs=10, max_bytes=100, flush_seconds=10.0)
     assert b.add(("a", b"x" * 60), 0.0, size=61) == []
     assert b.add(("b", b"y" * 60), 0.0, size=61) == [[("a", b"x" * 60)]]
     assert b.drain() == [("b", b"y" * 60)]
 
 
 def test_full_batch_of_max_docs_is_returned_at_once() -> None:
-    b = Batcher(max_docs=3, max_bytes=10_000)
+    b = Batcher(max_docs=3, max_bytes=10_000, flush_seconds=10.0)
     assert b.add(doc(1), 0.0) == []
     assert b.add(doc(2), 0.0) == []
     assert b.add(doc(3), 0.0) == [[doc(1), doc(2), doc(3)]]
@@ -56,7 +56,7 @@ def test_full_batch_of_max_docs_is_returned_at_once() -> None:
 
 
 def test_default_is_the_api_limit_of_100() -> None:
-    b = Batcher()
+    b = Batcher(max_bytes=10**9, flush_seconds=10.0)
     batches = [batch for i in range(250) for batch in b.add(doc(i), 0.0)]
     assert [len(x) for x in batches] == [100, 100]
     assert len(b) == 50
@@ -64,7 +64,7 @@ def test_default_is_the_api_limit_of_100() -> None:
 
 def test_byte_budget_closes_the_batch_before_it_overflows() -> None:
     size = document_size(doc(0, 100))
-    b = Batcher(max_docs=100, max_bytes=size * 2 + size // 2)
+    b = Batcher(max_docs=100, max_bytes=size * 2 + size // 2, flush_seconds=10.0)
     assert b.add(doc(1, 100), 0.0) == []
     assert b.add(doc(2, 100), 0.0) == []
     assert b.add(doc(3, 100), 0.0) == [[doc(1, 100), doc(2, 100)]]
@@ -73,7 +73,7 @@ def test_byte_budget_closes_the_batch_before_it_overflows() -> None:
 
 
 def test_oversized_document_goes_alone_after_the_buffer() -> None:
-    b = Batcher(max_docs=10, max_bytes=500)
+    b = Batcher(max_docs=10, max_bytes=500, flush_seconds=10.0)
     b.add(doc(1), 0.0)
     big = doc(2, 1000)
     assert b.add(big, 1.0) == [[doc(1)], [big]]
@@ -96,7 +96,7 @@ def test_due_waits_for_the_oldest_document() -> None:
 
 
 def test_drain_returns_everything_once() -> None:
-    b = Batcher(max_docs=10)
+    b = Batcher(max_docs=10, max_bytes=10_000, flush_seconds=10.0)
     assert b.drain() is None
     b.add(doc(1), 0.0)
     b.add(doc(2), 0.0)
@@ -111,7 +111,15 @@ def test_drain_returns_everything_once() -> None:
 )
 def test_invalid_limits_raise(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
-        Batcher(**kwargs)
+        Batcher(**{"max_bytes": 10_000, "flush_seconds": 10.0, **kwargs})
+
+
+def test_limits_that_are_settings_have_no_default() -> None:
+    """KB_MAX_BATCH_BYTES and KB_FLUSH_SECONDS are declared in settings/__init__.py only."""
+    with pytest.raises(TypeError):
+        Batcher(max_bytes=10_000)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Batcher(flush_seconds=10.0)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(("n", "left"), [(0, 0), (1, 1), (2, 1), (5, 3), (100, 50)])

@@ -13,8 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from scrapy.settings import Settings
 
+from crawler.config import parse_site_config
+from crawler.sitecommands import kb_client
 from pipelines.client import (
+    SEARCH,
     KBClient,
     KBFatal,
     KBInvalidRequest,
@@ -23,8 +27,10 @@ from pipelines.client import (
     _error_of,
     _retry_after,
     check_api_url,
+    client_options,
     import_outcome,
 )
+from pipelines.kb import kb_settings
 from pipelines.redact import RedactingFilter
 from tests.servers.kbapi import KBApiHandle, running_kbapi
 
@@ -257,15 +263,40 @@ def api(kbapi: KBApiHandle) -> KBApiHandle:
     return kbapi
 
 
+DEFAULT_LIMITS = client_options(kb_settings(Settings()))
+
+
+def test_every_limit_is_a_setting_and_kb_search_reads_them_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """KBClient has no defaults of its own (they were copies of the KB_* settings), and
+    kb-search / kb-query build theirs from every client setting, as the crawl does."""
+    with pytest.raises(TypeError):
+        KBClient("https://kb.test", TOKEN, MODEL)  # type: ignore[call-arg]
+    monkeypatch.setenv("KB_API_TOKEN", TOKEN)
+    changed = {
+        "KB_LOG_WAIT_SECONDS": 1.5, "KB_MAX_RETRIES": 2,
+        "KB_QUERY_RATE_PER_MIN": 30, "KB_CHAT_MODEL_ID": MODEL,
+    }  # fmt: skip
+    site = parse_site_config("start_urls: https://x.test/\n", "s.yaml", "s")
+    client = kb_client(kb_settings(Settings(changed)), site)
+    try:
+        assert client.log_wait_seconds == 1.5
+        assert client.max_retries == 2
+        assert client.limiters[SEARCH].interval == pytest.approx(60 / (30 * RateLimiter.SAFETY))
+    finally:
+        asyncio.run(client.aclose())
+
+
 def _call(api: KBApiHandle, use: Any, *, token: str = TOKEN, **options: Any) -> Counter[str]:
     """``use(client)`` on a fresh client (fast backoff); the counters it reported."""
     events: Counter[str] = Counter()
 
     async def main() -> None:
+        limits = {**DEFAULT_LIMITS, "backoff_base": 0.01, "backoff_max": 0.05, **options}
         client = KBClient(
-            api.url, token, MODEL, backoff_base=0.01, backoff_max=0.05,
-            on_event=lambda name, n: events.update({name: n}), **options,
-        )  # fmt: skip
+            api.url, token, MODEL, on_event=lambda name, n: events.update({name: n}), **limits
+        )
         try:
             await use(client)
         finally:

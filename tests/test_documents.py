@@ -11,9 +11,9 @@ import pytest
 from crawler.config import ConfigError, parse_site_config
 from crawler.documentkinds import document_kind
 from crawler.documents import extract_document, file_title, normalize_pdf_text, pdf_date
-from crawler.options import ExtractOptions
 from crawler.robots_directives import RobotsDirectives
 from crawler.runrecords import read_url_records
+from tests.components import extract_options
 from tests.crawl_runner import CrawlResult, crawl_env, crawl_site, run_scrapy, write_site
 from tests.servers.kbapi import running_kbapi
 from tests.servers.website import running_website
@@ -130,7 +130,9 @@ def test_file_title() -> None:
 
 def _extract(name: str, kind: str = "pdf", **options: Any) -> Any:
     body = (FIXTURES / name).read_bytes()
-    return extract_document(body, f"https://x.test/library/{name}", kind, ExtractOptions(**options))
+    return extract_document(
+        body, f"https://x.test/library/{name}", kind, extract_options(**options)
+    )
 
 
 def test_multi_page_pdf() -> None:
@@ -174,11 +176,11 @@ def test_x_robots_tag_noindex_decides_before_the_text() -> None:
     body = (FIXTURES / "quay-rules.pdf").read_bytes()
     url = "https://x.test/library/quay-rules.pdf"
     noindex = RobotsDirectives(noindex=True)
-    for options in (ExtractOptions(), ExtractOptions(min_chars=1000)):
+    for options in (extract_options(), extract_options(min_chars=1000)):
         page = extract_document(body, url, "pdf", options, header=noindex)
         assert (page.skip_reason, page.content, page.noindex) == ("noindex", "", True)
     scan = (FIXTURES / "scan.pdf").read_bytes()  # unreadable comes first
-    assert extract_document(scan, url, "pdf", ExtractOptions(), header=noindex).skip_reason == (
+    assert extract_document(scan, url, "pdf", extract_options(), header=noindex).skip_reason == (
         "no_text"
     )
 
@@ -186,10 +188,10 @@ def test_x_robots_tag_noindex_decides_before_the_text() -> None:
 def test_broken_files_are_parse_errors() -> None:
     garbage = b"%PDF-1.4\n this is no pdf at all"
     assert extract_document(
-        garbage, "https://x.test/a.pdf", "pdf", ExtractOptions()
+        garbage, "https://x.test/a.pdf", "pdf", extract_options()
     ).skip_reason == ("parse_error")
     assert extract_document(
-        garbage, "https://x.test/a.docx", "docx", ExtractOptions()
+        garbage, "https://x.test/a.docx", "docx", extract_options()
     ).skip_reason == ("parse_error")
 
 

@@ -14,12 +14,11 @@ import pytest
 from lxml.html import HtmlElement
 
 from crawler.extract import core, markdown, parse, trafilatura_text
-from crawler.extract.core import extract_page
 from crawler.extract.headings import anchor_for_heading
 from crawler.extract.result import ExtractedPage
 from crawler.extract.text import content_fingerprint
 from crawler.extract.titles import clean_title, title_from_url
-from crawler.options import ExtractOptions
+from tests.components import extract_options, extract_page
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 DOCS_URL = "https://docs.acme.example/docs/sync/getting-started/"
@@ -260,7 +259,7 @@ def test_html_with_stray_nuls_is_extracted() -> None:
         "\x00<p>Second\x00 paragraph: keys older than ninety days are revoked.\x00</p>"
         "</main></body></html>"
     )
-    page = extract_page(html, "https://docs.example.org/nul.html", ExtractOptions(min_chars=50))
+    page = extract_page(html, "https://docs.example.org/nul.html", extract_options(min_chars=50))
     assert page.skip_reason is None
     assert page.content == (
         "# Stray NULs\n\nFirst paragraph of the page, which explains how to rotate the access"
@@ -426,7 +425,7 @@ def test_thin() -> None:
     assert page.content == ""
     assert page.content_hash == ""
     assert page.title == "Tiny"
-    assert extract_page(html, "https://x.example/tiny", ExtractOptions(min_chars=5)).content
+    assert extract_page(html, "https://x.example/tiny", extract_options(min_chars=5)).content
 
 
 def test_plain_text_is_not_html() -> None:
@@ -475,7 +474,7 @@ def test_bot_specific_robots_meta_only_when_configured() -> None:
     html = f'<html><head><meta name="googlebot" content="noindex"></head><body>{PROSE}'
     html += "</body></html>"
     assert extract_page(html, "https://x.example/g").noindex is False
-    options = ExtractOptions(robots_meta_names=("robots", "Googlebot"))
+    options = extract_options(robots_meta_names=("robots", "Googlebot"))
     assert extract_page(html, "https://x.example/g", options).skip_reason == "noindex"
 
 
@@ -484,10 +483,10 @@ def test_bot_specific_robots_meta_only_when_configured() -> None:
 
 def test_forced_language() -> None:
     html = load("docs_page.html")
-    assert extract_page(html, DOCS_URL, ExtractOptions(forced_language="de")).language == "de"
-    assert ExtractOptions(forced_language="pt_BR").forced_language == "pt"
+    assert extract_page(html, DOCS_URL, extract_options(forced_language="de")).language == "de"
+    assert extract_options(forced_language="pt_BR").forced_language == "pt"
     with pytest.raises(ValueError, match="ISO 639-1"):
-        ExtractOptions(forced_language="klingon")
+        extract_options(forced_language="klingon")
 
 
 def test_detected_language_beats_wrong_html_lang() -> None:
@@ -677,7 +676,7 @@ def test_results_are_picklable_and_json_serialisable(docs: ExtractedPage) -> Non
         "parent_title",
     }
     assert pickle.loads(pickle.dumps(docs)) == docs
-    options = ExtractOptions(forced_language="fr", min_chars=10)
+    options = extract_options(forced_language="fr", min_chars=10)
     assert pickle.loads(pickle.dumps(options)) == options
     assert pickle.loads(pickle.dumps(extract_page)) is extract_page
 
@@ -692,7 +691,7 @@ def test_warm_up_fills_the_caches_a_page_then_uses() -> None:
     """warm_up's guarantee: the per-process caches a page's extraction reads (the region
     converter's options, trafilatura's config and one Extractor per options and mode) are
     filled, so the first real page with the same options builds none of them."""
-    options = ExtractOptions(min_chars=50, lang_sample_chars=1000, forced_language="en")
+    options = extract_options(min_chars=50, lang_sample_chars=1000, forced_language="en")
     trafilatura_text._extractor.cache_clear()
     trafilatura_text._trafilatura_config.cache_clear()
     markdown._options.cache_clear()

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract.core import extract_page
 from crawler.extract.result import ExtractedPage
 from crawler.extract.titles import clean_title, qualify_title
-from crawler.options import ExtractOptions
 from pipelines.split import split_document
+from tests.components import extract_options, extract_page
 from tests.crawl_runner import crawl_site, write_site
 from tests.servers.website import running_website
 
@@ -105,7 +104,7 @@ def test_doxygen_default_output_without_tree_view() -> None:
     # listing is one fence without line numbers or tooltips, the footer is chrome.
     html = (FIXTURES / "docs" / "doxygen_no_treeview.html").read_text(encoding="utf-8")
     url = "https://docs.example.org/gear_8h_source.html"
-    dox = extract_page(html, url, ExtractOptions(min_chars=50))
+    dox = extract_page(html, url, extract_options(min_chars=50))
     assert dox.extractor == "region"
     assert dox.language == "en"
     assert dox.content == (
@@ -122,7 +121,7 @@ def test_body_toctree_is_content_in_page_toc_is_chrome(docbook: ExtractedPage) -
     # "Table of Contents" of the page's own sections (page.html#fragment) stays chrome.
     html = (FIXTURES / "docs" / "sphinx_chapter.html").read_text(encoding="utf-8")
     url = "https://docs.example.org/library/audio.html"
-    chapter = extract_page(html, url, ExtractOptions(min_chars=50))
+    chapter = extract_page(html, url, extract_options(min_chars=50))
     assert chapter.skip_reason is None
     assert chapter.content.endswith(
         "The following modules are documented in this chapter:\n\n"
@@ -483,7 +482,7 @@ def test_generic_main_drops_its_sidebar_column_and_asides() -> None:
 
 def test_links_kept_absolute_when_the_site_asks_for_them() -> None:
     html = (FIXTURES / "cases" / "10-lists.html").read_text(encoding="utf-8")
-    options = ExtractOptions(include_links=True)
+    options = extract_options(include_links=True)
     content = extract_page(html, "https://corp.example/legal/privacy.html", options).content
     assert "- [Python](https://corp.example/sdk/python)\n" in content
 

@@ -16,8 +16,8 @@ from crawler.extract import parse, trafilatura_text
 from crawler.extract.result import PageResult
 from crawler.extract.skip import skip_reason
 from crawler.extract.worker import process_page
-from crawler.options import ExtractOptions
 from crawler.robots_directives import RobotsDirectives
+from tests.components import extract_options
 
 XHTML = (
     '<?xml version="1.0" encoding="{enc}"?>\n'
@@ -31,7 +31,7 @@ PROSE = (
     "treat it as main content rather than as a caption or a navigation label.</p>"
 ) * 4
 NAV = "<nav><a href='/guide/'>Guide</a> <a href='/api/'>API</a></nav>"
-OPTIONS = ExtractOptions()
+OPTIONS = extract_options()
 NOINDEX = RobotsDirectives(noindex=True)
 NOFOLLOW = RobotsDirectives(nofollow=True)
 
@@ -147,7 +147,7 @@ def test_the_result_is_a_picklable_dataclass() -> None:
 def test_robots_directives_of_header_and_meta_are_decided_together(
     head: str, header: RobotsDirectives, reason: str | None, links: int
 ) -> None:
-    options = ExtractOptions(robots_meta_names=("robots", "kbcrawler"))
+    options = extract_options(robots_meta_names=("robots", "kbcrawler"))
     html = page_html(f"<main><h1>T</h1>{PROSE}</main>", head)
     result = process_page(html, "https://x.test/a", options, "x", 10, header=header)
     assert result.page.skip_reason == reason

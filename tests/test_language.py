@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from langdetect.lang_detect_exception import ErrorCode, LangDetectException
 
+import settings as project_settings
 from crawler import language
 from crawler.language import DEFAULT_LANGUAGE, detect_language, normalize_lang
 
@@ -57,16 +60,28 @@ SAMPLES: dict[str, str] = {
 }
 
 
+def detect(text: str, **kwargs: Any) -> str:
+    """detect_language with KB_LANG_SAMPLE_CHARS (its default, a setting) unless given."""
+    kwargs.setdefault("sample_chars", project_settings.KB_LANG_SAMPLE_CHARS)
+    return detect_language(text, **kwargs)
+
+
+def test_the_sample_size_is_the_callers() -> None:
+    """KB_LANG_SAMPLE_CHARS is declared in settings/__init__.py only: no copy as a default."""
+    with pytest.raises(TypeError):
+        detect_language(SAMPLES["en"])  # type: ignore[call-arg]
+
+
 @pytest.mark.parametrize(("expected", "text"), sorted(SAMPLES.items()))
 def test_detects_natural_prose(expected: str, text: str) -> None:
-    assert detect_language(text) == expected
+    assert detect(text) == expected
 
 
 @pytest.mark.parametrize(("expected", "text"), sorted(SAMPLES.items()))
 def test_text_beats_wrong_declared_language(expected: str, text: str) -> None:
     # Templates often hard-code lang="en"; confident detection must win.
     declared = "de" if expected == "en" else "en"
-    assert detect_language(text, html_lang=declared) == expected
+    assert detect(text, html_lang=declared) == expected
 
 
 def test_chinese_variants_map_to_zh() -> None:
@@ -74,30 +89,30 @@ def test_chinese_variants_map_to_zh() -> None:
         "圖書館每天早上九點開門，星期四晚上會晚一些關門。"
         "會員一次最多可以借十本書，並且可以在網上續借。"
     )
-    assert detect_language(traditional) == "zh"
+    assert detect(traditional) == "zh"
 
 
 def test_short_text_falls_back_to_html_lang() -> None:
-    assert detect_language("Bonjour", html_lang="fr-FR") == "fr"
-    assert detect_language("Olá", html_lang="pt_BR") == "pt"
-    assert detect_language("", html_lang="de") == "de"
+    assert detect("Bonjour", html_lang="fr-FR") == "fr"
+    assert detect("Olá", html_lang="pt_BR") == "pt"
+    assert detect("", html_lang="de") == "de"
 
 
 def test_short_text_without_valid_html_lang_defaults_to_en() -> None:
-    assert detect_language("Hallo") == DEFAULT_LANGUAGE == "en"
-    assert detect_language("Hallo", html_lang="xx-YY") == "en"
-    assert detect_language("Hallo", html_lang="{{ page.lang }}") == "en"
+    assert detect("Hallo") == DEFAULT_LANGUAGE == "en"
+    assert detect("Hallo", html_lang="xx-YY") == "en"
+    assert detect("Hallo", html_lang="{{ page.lang }}") == "en"
 
 
 def test_min_chars_is_respected() -> None:
     text = SAMPLES["de"]
-    assert detect_language(text, html_lang="fr", min_chars=len(text) + 1) == "fr"
+    assert detect(text, html_lang="fr", min_chars=len(text) + 1) == "fr"
 
 
 def test_text_without_letters_falls_back() -> None:
     digits = "1234 5678 9012 3456 7890 " * 10
-    assert detect_language(digits, html_lang="nl") == "nl"
-    assert detect_language(digits) == "en"
+    assert detect(digits, html_lang="nl") == "nl"
+    assert detect(digits) == "en"
 
 
 def test_langdetect_error_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,27 +120,27 @@ def test_langdetect_error_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
         raise LangDetectException(ErrorCode.CantDetectError, "No features in text.")
 
     monkeypatch.setattr(language._FACTORY, "create", boom)
-    assert detect_language(SAMPLES["en"], html_lang="it") == "it"
-    assert detect_language(SAMPLES["en"]) == "en"
+    assert detect(SAMPLES["en"], html_lang="it") == "it"
+    assert detect(SAMPLES["en"]) == "en"
 
 
 def test_low_confidence_prefers_html_lang(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(language, "_langdetect", lambda sample: ("de", 0.45))
-    assert detect_language(SAMPLES["en"], html_lang="en-GB") == "en"
+    assert detect(SAMPLES["en"], html_lang="en-GB") == "en"
     # Without a usable declaration the (weak) detection is still better than nothing.
-    assert detect_language(SAMPLES["en"]) == "de"
-    assert detect_language(SAMPLES["en"], html_lang="bogus") == "de"
+    assert detect(SAMPLES["en"]) == "de"
+    assert detect(SAMPLES["en"], html_lang="bogus") == "de"
 
 
 def test_confident_detection_ignores_html_lang(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(language, "_langdetect", lambda sample: ("de", 0.95))
-    assert detect_language(SAMPLES["en"], html_lang="en") == "de"
+    assert detect(SAMPLES["en"], html_lang="en") == "de"
 
 
 def test_sample_is_spread_over_the_text() -> None:
     # An English intro followed by a long German body: a prefix-only sample would say 'en'.
     text = SAMPLES["en"] * 3 + " " + SAMPLES["de"] * 30
-    assert detect_language(text, sample_chars=1500) == "de"
+    assert detect(text, sample_chars=1500) == "de"
     sample = language._sample(text, 900)
     assert len(sample) <= 900 + 2  # windows joined by newlines
     assert "Bibliothek" in sample and "library" in sample
@@ -140,9 +155,9 @@ def test_sample_is_bounded_and_whole_when_short() -> None:
 def test_deterministic_across_calls() -> None:
     # Mixed-language text is where an unseeded langdetect flips between runs.
     mixed = SAMPLES["nl"] + " " + SAMPLES["de"] + " " + SAMPLES["en"][:80]
-    results = {detect_language(mixed) for _ in range(20)}
+    results = {detect(mixed) for _ in range(20)}
     assert len(results) == 1
-    assert {detect_language(SAMPLES["pt"]) for _ in range(20)} == {"pt"}
+    assert {detect(SAMPLES["pt"]) for _ in range(20)} == {"pt"}
 
 
 @pytest.mark.parametrize(
@@ -181,4 +196,4 @@ def test_iso_639_1_is_the_current_two_letter_codes() -> None:
 
 def test_detect_language_always_returns_iso_639_1() -> None:
     for text in [*SAMPLES.values(), "", "???", "12345"]:
-        assert detect_language(text) in language.ISO_639_1
+        assert detect(text) in language.ISO_639_1

@@ -19,7 +19,7 @@ from scrapy.utils.test import get_crawler
 
 import settings as project_settings
 from crawler.config import SETTING_OF_KEY, SettingError, parse_site_config
-from crawler.options import ExtractOptions
+from crawler.options import ExtractOptions, site_options
 from crawler.settings_check import check_kb_settings, kb_defaults
 from crawler.spiders.site import SiteSpider
 from tests.crawl_runner import REPO_ROOT, crawl_site, run_scrapy, write_site
@@ -89,9 +89,16 @@ def test_progress_seconds_zero_is_accepted() -> None:
 
 
 def test_extraction_option_defaults_are_the_settings() -> None:
-    options = ExtractOptions()
+    """The extraction workers cannot read settings/__init__.py, so ExtractOptions has no
+    copy of KB_MIN_CHARS or KB_LANG_SAMPLE_CHARS: the crawl's options carry the settings."""
+    with pytest.raises(TypeError):
+        ExtractOptions()  # type: ignore[call-arg]
+    site = parse_site_config(GOOD, "d.yaml", "d").with_settings(None)
+    options = site_options(site, Settings(kb_defaults()))
     assert options.min_chars == project_settings.KB_MIN_CHARS
     assert options.lang_sample_chars == project_settings.KB_LANG_SAMPLE_CHARS
+    run = Settings({**kb_defaults(), "KB_LANG_SAMPLE_CHARS": 1234})
+    assert site_options(site, run).lang_sample_chars == 1234
 
 
 def test_every_kb_setting_is_read_by_the_code() -> None:

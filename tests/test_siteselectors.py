@@ -8,11 +8,10 @@ import pytest
 from lxml.html import document_fromstring
 
 from crawler.config import ConfigError, parse_site_config
-from crawler.extract.core import extract_page
-from crawler.options import ExtractOptions
 from crawler.runrecords import read_url_records
 from crawler.sitefiles import markdown_links
 from crawler.siteselectors import compile_title_suffix, remove_title_suffix, site_selectors
+from tests.components import extract_options, extract_page
 from tests.crawl_runner import crawl_site, write_site
 from tests.servers.website import THEME_PAGES, running_website
 
@@ -55,9 +54,9 @@ def test_title_suffix(title: str, suffix: str, expected: str) -> None:
 
 
 def test_several_content_matches_are_gathered_in_order_and_excludes_go_first() -> None:
-    options = ExtractOptions(content_selector="section.doc", exclude_selectors=(".ad",))
+    options = extract_options(content_selector="section.doc", exclude_selectors=(".ad",))
     selectors = site_selectors(options)
-    assert selectors is site_selectors(ExtractOptions(**vars(options)))  # compiled once
+    assert selectors is site_selectors(extract_options(**vars(options)))  # compiled once
     tree = document_fromstring(
         "<html><body><section class='doc'><p>one</p><div class='ad'>buy</div>"
         "<section class='doc'><p>inner</p></section></section><p>chrome</p>"
@@ -72,7 +71,7 @@ def test_selectors_change_what_extraction_gives() -> None:
     hidden, promo = THEME_PAGES["/themes/hidden.html"], THEME_PAGES["/themes/promo.html"]
     plain = extract_page(hidden, "https://x.org/themes/hidden.html")
     assert plain.skip_reason == "thin"  # the generic extraction misses the <aside> article
-    options = ExtractOptions(
+    options = extract_options(
         content_selector=SELECTOR_KEYS["content_selector"],
         exclude_selectors=tuple(SELECTOR_KEYS["exclude_selectors"]),
         title_suffix=SELECTOR_KEYS["title_suffix"],

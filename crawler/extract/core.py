@@ -47,11 +47,9 @@ from crawler.options import ExtractOptions
 from crawler.robots_directives import RobotsDirectives
 from crawler.siteselectors import remove_title_suffix, site_selectors
 
-__all__ = ["DEFAULT_OPTIONS", "extract_page", "extract_parsed", "unreadable_page", "warm_up"]
+__all__ = ["extract_page", "extract_parsed", "unreadable_page", "warm_up"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_OPTIONS = ExtractOptions()
 
 _FENCED_BLOCK = re.compile(r"^(`{3,}|~{3,})[^\n]*\n.*?^\1\s*$", re.MULTILINE | re.DOTALL)
 
@@ -162,7 +160,7 @@ def _extract(
 def extract_parsed(
     parsed: ParsedPage,
     url: str,
-    options: ExtractOptions = DEFAULT_OPTIONS,
+    options: ExtractOptions,
     *,
     site_name: str | None = None,
     header: RobotsDirectives = NO_DIRECTIVES,
@@ -187,7 +185,7 @@ def extract_parsed(
 def extract_page(
     html: str | bytes,
     url: str,
-    options: ExtractOptions = DEFAULT_OPTIONS,
+    options: ExtractOptions,
     *,
     site_name: str | None = None,
     header: RobotsDirectives = NO_DIRECTIVES,
@@ -204,12 +202,17 @@ _WARM_UP_HTML = (
 )
 
 
-def warm_up(options: ExtractOptions = DEFAULT_OPTIONS) -> None:
+# The warm-up page's own options: it is not a page of any site, so no setting applies.
+_WARM_UP_OPTIONS = ExtractOptions(min_chars=0, lang_sample_chars=len(_WARM_UP_HTML))
+
+
+def warm_up(options: ExtractOptions = _WARM_UP_OPTIONS) -> None:
     """Pool-initializer hook: pay imports, XPath compilation and cache fills before real work.
 
     Both paths run once: the declared region (the ``<article>``, html-to-markdown) and the
     same page without it (trafilatura, fast and full cascade: its Extractors for ``options``
-    are cached, :mod:`crawler.extract.trafilatura_text`).
+    are cached, :mod:`crawler.extract.trafilatura_text`). A pool initializer has no site's
+    options, so by default the warm-up page's own.
     """
     for html in (_WARM_UP_HTML, _WARM_UP_HTML.replace("article>", "div>")):
         extract_page(html, "https://warm-up.invalid/", options)
