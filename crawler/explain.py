@@ -24,12 +24,12 @@ from urllib.parse import urlsplit
 from scrapy.utils.misc import load_object
 
 from crawler.documentkinds import document_kind
+from crawler.extensions.sync import read_sync_state
 from crawler.middlewares import private_host_refused
 from crawler.options import site_options
 from crawler.robots_directives import header_directives
 from crawler.runrecords import REASONS, RECORDS_SUFFIX, read_url_records, runs_dir
 from crawler.sitefetch import FetchError, PoliteFetcher
-from crawler.syncstate import signature_of
 from crawler.urls import host_allowed, host_of, normalize_url
 
 if TYPE_CHECKING:
@@ -125,16 +125,6 @@ def read_page_state(state_dir: Path, site: str, url: str) -> dict[str, Any] | No
         "missed_runs": row[9] or 0,
         "gone": bool(row[10]),
     }
-
-
-def state_owner_of(state_dir: Path, site: str, url: str, fingerprint: str) -> str | None:
-    """Another live URL that already delivered this exact text (the sync's duplicate rule)."""
-    row = _query(
-        state_dir, site,
-        "SELECT url FROM pages WHERE fingerprint=? AND url<>? AND gone=0 LIMIT 1",
-        (fingerprint, url),
-    )  # fmt: skip
-    return row[0] if row else None
 
 
 def stored_depth(state_dir: Path, site: str, starts: list[str], url: str) -> int | None:
@@ -432,13 +422,20 @@ def _page_checks(
     if skip or ex.delivered is False:
         return
 
-    fingerprint = f"{page.content_hash}:{signature_of(site.document_signature())}"
-    owner = state_owner_of(state_dir, site.name, url, fingerprint)
+    # The crawl's own rules (SyncRun.duplicate_of, unchanged_by_fingerprint) on its state.
+    state = read_sync_state(state_dir, spider)
+    try:
+        fingerprint = state.fingerprint(page.content_hash) if state else ""
+        owner = state.delivered_elsewhere(url, fingerprint) if state else None
+        verdict = state.compare(url, fingerprint) if state else "new"
+    finally:
+        if state is not None:
+            state.close()
     if owner:
         ex.add("duplicate", FAIL, f"the same text was delivered under {owner}")
     else:
         ex.add("duplicate", PASS, "no other URL delivered this text")
-    if record and record.get("fingerprint") == fingerprint and not spider.full_sync:
+    if record and verdict == "unchanged" and not spider.full_sync:
         etag = (response.headers.get(b"ETag") or b"").decode("latin-1")
         modified = (response.headers.get(b"Last-Modified") or b"").decode("latin-1")
         if record.get("lastmod"):
@@ -456,7 +453,7 @@ def _page_checks(
             "unchanged", FAIL,
             f"unchanged since the last sync, delivered {record['last_delivered']} (layer {layer})",
         )  # fmt: skip
-    elif record and record.get("fingerprint"):
+    elif record and verdict != "new":
         ex.add("unchanged", PASS, f"changed since it was delivered {record['last_delivered']}")
     else:
         ex.add("unchanged", PASS, "never delivered: a new page")

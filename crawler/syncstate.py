@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,11 @@ def _parse_when(value: str | None) -> float | None:
 
 
 class SyncState:
-    """What earlier runs delivered, and this run's bookkeeping."""
+    """What earlier runs delivered, and this run's bookkeeping.
+
+    ``SyncState(path, signature)`` opens (creating it) the state of a run; :meth:`read_only`
+    the same questions for ``kb-explain``, without a run and without writing.
+    """
 
     def __init__(self, path: Path, signature: str):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +98,22 @@ class SyncState:
         )
         self._pending_writes = 0
         self.db.execute("BEGIN")
+
+    @classmethod
+    def read_only(cls, path: Path, signature: str) -> SyncState | None:
+        """The state at ``path`` to ask questions of (writes raise ``sqlite3.OperationalError``);
+        None when no run has made it yet."""
+        if not path.exists():
+            return None
+        state = cls.__new__(cls)
+        state.path = path
+        state.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        state.signature = signature
+        previous = state._meta("signature")
+        state.signature_changed = previous is not None and previous != signature
+        state.run_id = 0  # no run
+        state._pending_writes = 0
+        return state
 
     # -- small helpers ------------------------------------------------------------
     def _meta(self, key: str) -> str | None:
@@ -147,6 +167,14 @@ class SyncState:
     def delivered_fingerprint(self, url: str) -> str | None:
         row = self._row(url)
         return row[0] if row is not None and row[5] is not None else None
+
+    def compare(self, url: str, fingerprint: str) -> Literal["unchanged", "changed", "new"]:
+        """Layer 3: ``url``'s delivered version has this ``fingerprint`` (unchanged), another
+        (changed), or none was delivered (new)."""
+        delivered = self.delivered_fingerprint(url)
+        if delivered is None:
+            return "new"
+        return "unchanged" if delivered == fingerprint else "changed"
 
     def delivered_elsewhere(self, url: str, fingerprint: str) -> str | None:
         """Another live URL already delivered this exact text (a duplicate URL)."""

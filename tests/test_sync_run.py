@@ -5,6 +5,7 @@ stop. The end-to-end crawls of the same behaviour are in tests/test_sync.py."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.utils.test import get_crawler
 
-from crawler.extensions.sync import FORCED_STOP, SyncRun
+from crawler.extensions.sync import FORCED_STOP, SyncRun, read_sync_state
 from crawler.items import PageItem
 from crawler.middlewares import ConditionalGetMiddleware
 from crawler.runrecords import Skipped, read_url_records
@@ -142,6 +143,34 @@ def test_duplicate_text_is_delivered_once_and_unchanged_text_not_again(tmp_path:
     assert pipeline.process_item(_item(A)).url == A
     assert crawler.stats.get_value("sync/unchanged/fingerprint") is None
     _close(crawler)
+
+
+def test_kb_explain_reads_the_state_the_crawl_compares_with(tmp_path: Path) -> None:
+    """kb-explain asks the crawl's own state (read-only) the crawl's own questions."""
+    crawler = _crawler(tmp_path)
+    assert read_sync_state(tmp_path / "state", crawler.spider) is None  # no run yet
+    crawler, run = _open(tmp_path)
+    pipeline = SyncPipeline.from_crawler(crawler)
+    delivered = pipeline.process_item(_item(A))
+    _deliver(run, delivered)
+    _close(crawler)
+    state_file = tmp_path / "state" / SITE / "state.sqlite"
+    before = state_file.read_bytes()
+
+    state = read_sync_state(tmp_path / "state", _crawler(tmp_path).spider)
+    assert state is not None
+    try:
+        same = state.fingerprint("hash-of-same text")
+        assert same == delivered.fingerprint  # the crawl's signature
+        assert state.compare(A, same) == "unchanged"
+        assert state.compare(A, state.fingerprint("hash-of-new text")) == "changed"
+        assert state.compare(B, same) == "new"
+        assert state.delivered_elsewhere(B, same) == A  # SyncRun.duplicate_of's question
+        with pytest.raises(sqlite3.OperationalError):
+            state.mark_seen(B)
+    finally:
+        state.close()
+    assert state_file.read_bytes() == before
 
 
 def test_lastmod_and_304_layers_answer_from_the_delivered_version(tmp_path: Path) -> None:

@@ -98,13 +98,9 @@ class SyncRun:
         spider = self.crawler.spider
         assert spider is not None
         site_spider = _site_spider(spider)
-        if site_spider is not None:
-            self.site_name = site_spider.site.name
-            shape = site_spider.site.document_signature()
-            if site_spider.full_sync is not None:
-                self.full_sync = site_spider.full_sync
-        else:  # another project's spider (ITEM_PIPELINES only): its name is the site
-            self.site_name, shape = spider.name, {}
+        if site_spider is not None and site_spider.full_sync is not None:
+            self.full_sync = site_spider.full_sync
+        self.site_name, signature = state_key(spider)
         site_dir = self.state_root / self.site_name
         lock = SiteLock(site_dir / "lock")
         holder = lock.acquire()  # OSError (state folder not writable): the crawl fails
@@ -119,7 +115,7 @@ class SyncRun:
             self.stats.set_value("kb/run_failed", "already_running")
             raise CloseSpider("already_running")
         self.lock = lock
-        self.state = SyncState(site_dir / "state.sqlite", signature_of(shape))
+        self.state = SyncState(site_dir / "state.sqlite", signature)
         if self.state.signature_changed:
             logger.info("The site file changed what documents look like: every page is re-sent")
             self.stats.set_value("sync/signature_changed", True)
@@ -198,14 +194,14 @@ class SyncRun:
         page is counted ``sync/new`` or ``sync/changed`` and marked seen."""
         if self.state is None:
             return False
-        delivered = self.state.delivered_fingerprint(url)
-        if not self.full_sync and delivered == fingerprint:
+        verdict = self.state.compare(url, fingerprint)
+        if not self.full_sync and verdict == "unchanged":
             self.stats.inc_value("sync/unchanged/fingerprint")
             self.state.record_page(
                 url, links=links, etag=etag, last_modified=last_modified, lastmod=lastmod
             )
             return True
-        self.stats.inc_value("sync/changed" if delivered is not None else "sync/new")
+        self.stats.inc_value("sync/new" if verdict == "new" else "sync/changed")
         self.state.mark_seen(url)
         return False
 
@@ -392,6 +388,23 @@ class SyncRun:
         write_atomic(path, json.dumps(report, indent=2, ensure_ascii=False, default=str).encode())
         self.stats.set_value("sync/report", str(path))
         logger.info("Run report: %s", path)
+
+
+def state_key(spider: Spider) -> tuple[str, str]:
+    """(site name, document signature) the sync state of ``spider``'s site is kept under: a
+    site file's name and the signature of what shapes its documents; for another project's
+    spider (``ITEM_PIPELINES`` only), its name and the signature of no settings."""
+    site_spider = _site_spider(spider)
+    if site_spider is None:
+        return spider.name, signature_of({})
+    return site_spider.site.name, signature_of(site_spider.site.document_signature())
+
+
+def read_sync_state(state_root: Path, spider: Spider) -> SyncState | None:
+    """The sync state a crawl of ``spider`` under ``state_root`` (``KB_STATE_DIR``) compares
+    pages with, opened read-only (``kb-explain``); None before the first run."""
+    site, signature = state_key(spider)
+    return SyncState.read_only(state_root / site / "state.sqlite", signature)
 
 
 def _site_spider(spider: Spider) -> SiteSpider | None:
