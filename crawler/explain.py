@@ -30,7 +30,7 @@ from crawler.options import site_options
 from crawler.robots_directives import header_directives
 from crawler.runrecords import REASONS, RECORDS_SUFFIX, read_url_records, runs_dir
 from crawler.sitefetch import FetchError, PoliteFetcher
-from crawler.urls import host_allowed, host_of, normalize_url
+from crawler.urls import host_of, normalize_url
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -282,7 +282,7 @@ def explain_url(
     host = host_of(norm)
 
     # 1. Where the crawl may go.
-    if host_allowed(host, spider.allowed_domains):
+    if spider.on_site(norm):  # the crawl's one host rule (Scrapy's OffsiteMiddleware)
         ex.add("allowed domains", PASS, f"{host} is within {', '.join(spider.allowed_domains)}")
     else:
         ex.add(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from scrapy import signals
+from scrapy import Request, signals
 from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffsiteMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
@@ -19,7 +19,7 @@ from pipelines.redact import install_redaction
 if TYPE_CHECKING:
     from typing import Self
 
-    from scrapy import Request, Spider
+    from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.robotstxt import RobotParser
@@ -62,6 +62,19 @@ def quiet_network_tracebacks() -> None:
     robots_logger = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
     if not any(isinstance(f, NetworkTracebackFilter) for f in robots_logger.filters):
         robots_logger.addFilter(NetworkTracebackFilter())
+
+
+def offsite_allows(
+    url: str, spider: Spider, offsite: ScrapyOffsiteMiddleware | None = None
+) -> bool:
+    """Whether Scrapy's OffsiteMiddleware lets ``url`` through for ``spider``'s
+    ``allowed_domains`` (the domains and their subdomains): the crawl's one host rule, asked
+    of the running middleware ``offsite``, else of a new one (the rule, not its filtering).
+    False for a URL Scrapy could not request (mailto:, no scheme)."""
+    try:
+        return (offsite or ScrapyOffsiteMiddleware(stats=None)).should_follow(Request(url), spider)
+    except ValueError:
+        return False
 
 
 class OffsiteMiddleware(ScrapyOffsiteMiddleware):

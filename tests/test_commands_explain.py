@@ -124,6 +124,18 @@ def test_mistakes_are_one_line(crawled: Any, tmp_path: Path) -> None:
     assert result.returncode == 2 and "is not an http(s) URL" in result.stderr
 
 
+def test_allowed_domains_is_the_crawls_host_rule(tmp_path: Path) -> None:
+    """The host rule is Scrapy's OffsiteMiddleware's, as in the crawl: it does not match a
+    non-ASCII allowed domain, so kb-explain does not promise a page the crawl drops."""
+    config = write_site(tmp_path, "idn", start_urls=["https://bücher.example/"])
+    result = run_scrapy(
+        ["kb-explain", "site", "-a", f"config={config}", "https://bücher.example/a", "--no-fetch"],
+        tmp_path, env=crawl_env(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert line_of(result, "allowed domains").lstrip().startswith("NO")
+
+
 def test_the_runs_per_url_records_are_shown(crawled: Any) -> None:
     result = explain(crawled, "/en/thin.html")
     assert re.search(

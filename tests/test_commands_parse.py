@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from crawler.commands.parse import site_for_url
 from tests.crawl_runner import REPO_ROOT, crawl_env, crawl_site, write_site
 from tests.servers.website import running_website
 
@@ -35,6 +36,16 @@ def parse(project: Path, env: dict[str, str], *args: str) -> subprocess.Complete
 
 def without_time(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "metadata": {k: v for k, v in doc["metadata"].items() if k != "crawled_at"}}
+
+
+def test_the_site_of_a_url_is_chosen_by_the_crawls_host_rule() -> None:
+    """``scrapy parse URL`` picks the packaged site whose spider would crawl URL: Scrapy's
+    OffsiteMiddleware decides, as in the crawl (a host with a trailing dot is not matched)."""
+    assert site_for_url("https://books.toscrape.com/catalogue/") == "books"
+    assert site_for_url("https://www.books.toscrape.com/") == "books"  # a subdomain
+    assert site_for_url("https://toscrape.com/") is None
+    assert site_for_url("https://books.toscrape.com./catalogue/") is None
+    assert site_for_url("mailto:books@toscrape.com") is None
 
 
 def test_parse_prints_and_writes_the_documents_a_crawl_posts(tmp_path: Path) -> None:

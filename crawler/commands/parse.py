@@ -11,23 +11,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Request
+from scrapy import Request, Spider
 from scrapy.commands.parse import Command as ScrapyParseCommand
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.config import ConfigError, load_packaged_site, packaged_site_files
 from crawler.explain import documents_of, learned_limit
 from crawler.items import PageItem
+from crawler.middlewares import offsite_allows
 from crawler.sitecommands import state_dir
 from crawler.spiders.site import SiteSpider
-from crawler.urls import host_allowed, host_of
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import AsyncIterator, Callable
 
     from scrapy.http import Response
-    from scrapy.spiders import Spider
 
 DOCUMENTS_CALLBACK = "parse_documents"
 
@@ -57,14 +56,14 @@ def awaiting(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def site_for_url(url: str) -> str | None:
-    """The packaged site whose allowed domains hold ``url``'s host (first by name)."""
-    host = host_of(url)
+    """The packaged site whose spider would crawl ``url`` (first by name): the crawl's host
+    rule (:func:`crawler.middlewares.offsite_allows`) on each site file's allowed domains."""
     for stem in packaged_site_files():
         try:
             site = load_packaged_site(stem)
         except ConfigError:
             continue
-        if host_allowed(host, site.domains):
+        if offsite_allows(url, Spider(stem, allowed_domains=site.domains)):
             return stem
     return None
 

@@ -25,7 +25,7 @@ from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_sit
 from crawler.documentkinds import document_kind, url_kind
 from crawler.extensions.sync import SyncRun
 from crawler.items import PageItem, build_document
-from crawler.middlewares import quiet_network_tracebacks
+from crawler.middlewares import offsite_allows, quiet_network_tracebacks
 from crawler.named_request import NamedCallbackRequest
 from crawler.options import site_options
 from crawler.pool import ExtractionPool, PageFailed
@@ -273,10 +273,7 @@ class SiteSpider(SitemapSpider):
         host = urlsplit(url).hostname or ""  # as Scrapy's rule sees it
         verdict = self.host_verdicts.get(host)
         if verdict is None:
-            try:
-                verdict = self._offsite().should_follow(Request(url), self)
-            except ValueError:  # not a URL Scrapy could request (mailto:, no scheme)
-                verdict = False
+            verdict = offsite_allows(url, self, self._offsite())
             if len(self.host_verdicts) < MAX_HOST_VERDICTS:
                 self.host_verdicts[host] = verdict
         return verdict
