@@ -450,7 +450,8 @@ class KnowledgeBasePipeline:
         self.outbox.done(batch)
 
     def _page_accepted(self, url: str, ids: list[str], info: dict[str, Any] | None) -> None:
-        """Record a page in sync state once all of its documents were accepted."""
+        """Once all of a page's documents were accepted: count it (``kb/pages_delivered``)
+        and, with a sync state, record it there."""
         sync = self.sync_run.state if self.sync_run is not None else None
         done = False
         this_run = info is None or info.get("run") == self.run_tag
@@ -464,7 +465,10 @@ class KnowledgeBasePipeline:
                 ids = info.get("ids", ids)
         elif info is not None and not this_run:  # a batch from an earlier run
             done = info.get("in_batch") == info.get("parts")
-        if done and url not in self.failed_pages and sync is not None and info:
+        if not done or url in self.failed_pages or not info:
+            return
+        self.stats.inc_value("kb/pages_delivered")
+        if sync is not None:
             sync.record_delivered(
                 url,
                 fingerprint=info.get("fingerprint") or "",
@@ -474,7 +478,6 @@ class KnowledgeBasePipeline:
                 last_modified=info.get("last_modified"),
                 lastmod=info.get("lastmod"),
             )
-            self.stats.inc_value("kb/pages_delivered")
 
     def _quarantine(self, doc: dict[str, Any], code: str, message: str) -> None:
         assert self.outbox is not None

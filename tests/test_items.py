@@ -147,6 +147,7 @@ def test_plain_dict_spider_delivered_to_the_api(tmp_path: Path) -> None:
         assert must[item["url"].removeprefix(base)] in item["content"]
     assert result.stat("kb/pages_split") >= 1
     assert len(docs) == result.stat("kb/documents_posted")
+    assert result.stat("kb/pages_delivered") == len(items)  # counted without a sync state
     assert result.stat("kb/credentials") == "accepted"
     assert not list((tmp_path / "outbox" / "pages" / "pending").glob("*.json"))
     _assert_dropped_with_reasons(result)
