@@ -21,6 +21,7 @@ from scrapy.utils.misc import load_object
 
 from crawler.config import ConfigError, SettingError
 from crawler.paths import resolve_path
+from crawler.settings_check import check_kb_settings
 
 if TYPE_CHECKING:
     import argparse
@@ -234,12 +235,20 @@ def run_kb_call(
     exit status (see :class:`KnowledgeBaseCommand`)."""
     from pipelines.client import KBError, KBFatal, KBUnavailable
 
+    problems, warnings = check_kb_settings(settings)  # as crawl and kb-check do
+    for warning in warnings:
+        print(f"kbcrawler: warning: {warning}", file=sys.stderr)
     try:
+        if problems:
+            raise SettingError("; ".join(problems))
         spider = site_spider(settings, name, config)
+    except ConfigError as exc:  # unknown site, bad site file, bad setting: as every command
+        print(config_error_line(exc), file=sys.stderr)
+        return EXIT_USAGE
+    try:
         client = kb_client(settings, spider.site)
-    except ConfigError as exc:
-        print(config_error_line(exc) if isinstance(exc, UnknownSite) else f"kbcrawler: {exc}",
-              file=sys.stderr)  # fmt: skip
+    except ConfigError as exc:  # no token, no chat model id
+        print(f"kbcrawler: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
     async def go() -> list[str]:

@@ -72,6 +72,24 @@ def test_no_match_is_not_an_error(crawled: Any) -> None:
     assert result.stdout.startswith('0 document(s) for "zzqxv-nothing"')
 
 
+@pytest.mark.parametrize("command", ["kb-search", "kb-query"])
+def test_a_bad_setting_or_site_file_is_named_as_the_other_commands_do(
+    command: str, tmp_path: Path
+) -> None:
+    """The prefix of crawler.sitecommands.config_error_line, as crawl, kb-check, kb-explain."""
+    config = write_site(tmp_path, "bad", start_urls=["https://x.org/"])
+    args = [command, "site", "-a", f"config={config}", "words"]
+    result = run_scrapy(args, tmp_path, env=crawl_env(tmp_path), settings={"KB_MAX_PAGES": 0})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "kbcrawler: bad setting: KB_MAX_PAGES=0: expected a whole number" in result.stderr
+    result = run_scrapy(args, tmp_path, env=crawl_env(tmp_path), settings={"KB_MAX_RETRIES": "x"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "kbcrawler: bad setting: KB_MAX_RETRIES=x: " in result.stderr
+    config.write_text("start_urls: [https://x.org/]\nmax_pages: many\n", encoding="utf-8")
+    result = run_scrapy(args, tmp_path, env=crawl_env(tmp_path))
+    assert result.returncode == 2 and "kbcrawler: bad site file: " in result.stderr
+
+
 def test_no_token_and_refusals_are_one_clear_line(crawled: Any, tmp_path: Path) -> None:
     tmp, _, _, _, env = crawled
     no_token = {k: v for k, v in env.items() if k != "KB_API_TOKEN"}
