@@ -13,6 +13,7 @@ from crawler.access import resolve_credentials
 from crawler.extensions.sync import SyncRun
 from crawler.runrecords import download_failure_reason
 from crawler.scrapy_compat import hold_slot_delay
+from crawler.spiders import site_spider_of
 from crawler.urls import host_allowed, host_of, is_private_host, normalize_url
 from pipelines.redact import install_redaction
 
@@ -113,7 +114,8 @@ class HostGuardMiddleware:
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         host = host_of(request.url)
-        if private_host_refused(host, getattr(self.crawler.spider, "site", None)):
+        site_spider = site_spider_of(self.crawler.spider)  # any spider: every private host
+        if private_host_refused(host, site_spider.site if site_spider else None):
             self.crawler.stats.inc_value("discovery/private_host_blocked")
             logger.info("Refusing private address not named in the site file: %s", host)
             request.meta["kb_refused"] = ("private_address", host)  # for the run's records
@@ -233,9 +235,10 @@ class SiteCredentialsMiddleware:
         return cls(crawler)
 
     def spider_opened(self, spider: Spider | None = None) -> None:
-        site = getattr(self.crawler.spider, "site", None)
-        if site is None or getattr(self.crawler.spider, "flush_only", False):
+        site_spider = site_spider_of(self.crawler.spider)
+        if site_spider is None or site_spider.flush_only:  # no site file: no credentials
             return
+        site = site_spider.site
         try:  # checked by the crawl command before the run (exit 2)
             credentials = resolve_credentials(site.headers, site.cookies, site.http_auth)
         except ValueError as exc:  # e.g. `scrapy shell`, which skips that check

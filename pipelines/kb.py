@@ -45,9 +45,9 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import CloseSpider
 from scrapy.settings import BaseSettings
 
-from crawler.config import SiteConfig
 from crawler.extensions.sync import SyncRun
 from crawler.items import ItemRefused, PageItem, page_of
+from crawler.spiders import site_spider_of
 from pipelines.batch import API_MAX_DOCUMENTS, SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
     ImportResult,
@@ -82,11 +82,12 @@ def flush_command(spider: Spider) -> str:
     -a config=PATH``); a configured site by its spider name; another project's spider (no
     site file, no kb-flush command there) by its next crawl.
     """
-    if not isinstance(getattr(spider, "site", None), SiteConfig):
+    site_spider = site_spider_of(spider)
+    if site_spider is None:
         return f"scrapy crawl {spider.name}"
-    config = getattr(spider, "config_path", None)
-    if config:
-        return f"scrapy kb-flush site -a config={shlex.quote(os.path.abspath(config))}"
+    if site_spider.config_path:
+        path = os.path.abspath(site_spider.config_path)
+        return f"scrapy kb-flush site -a config={shlex.quote(path)}"
     return f"scrapy kb-flush {spider.name}"
 
 
@@ -103,8 +104,9 @@ class DeliverySite:
 def delivery_site(spider: Spider, settings: BaseSettings) -> DeliverySite:
     """The site file of our spider; for another project's spider, its name and the settings
     (``KB_MAX_DOCUMENT_CHARS``; the chat model id is then ``KB_CHAT_MODEL_ID``'s)."""
-    site = getattr(spider, "site", None)
-    if isinstance(site, SiteConfig):
+    site_spider = site_spider_of(spider)
+    if site_spider is not None:
+        site = site_spider.site
         return DeliverySite(site.name, site.max_document_chars, site.chat_model_id)
     return DeliverySite(spider.name, settings.getint("KB_MAX_DOCUMENT_CHARS"), None)
 

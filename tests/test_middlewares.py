@@ -11,18 +11,19 @@ from pathlib import Path
 
 import pytest
 from protego import Protego
-from scrapy import Request, signals
+from scrapy import Request, Spider, signals
 from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.robotstxt import ProtegoRobotParser
+from scrapy.utils.test import get_crawler
 
 from crawler.middlewares import (
     CrawlDelayMiddleware,
     HostGuardMiddleware,
     SiteCredentialsMiddleware,
 )
-from tests.components import running_engine, site_crawler
+from tests.components import project_values, running_engine, site_crawler
 
 OURS = [
     "HostGuardMiddleware",
@@ -69,6 +70,27 @@ def test_host_guard_lets_a_private_address_the_site_file_names(tmp_path: Path) -
     assert guard.process_request(Request("http://127.0.0.1:8080/page")) is None
     with pytest.raises(IgnoreRequest):  # another private host is still refused
         guard.process_request(Request("http://192.168.1.1/"))
+
+
+def test_another_spider_with_a_site_attribute_of_its_own(tmp_path: Path) -> None:
+    """Only a site file's spider (SiteSpider) is read as one: a spider whose ``site`` is
+    something else (or ``scrapy shell``'s) gets every private host refused, no credentials."""
+
+    class Pages(Spider):
+        name = "pages"
+        site = "pages.example.com"  # the spider's own attribute, not a site file
+
+    crawler = get_crawler(Pages, project_values(tmp_path))
+    crawler.spider = Pages()
+    guard = HostGuardMiddleware.from_crawler(crawler)
+    with pytest.raises(IgnoreRequest):
+        guard.process_request(Request("http://127.0.0.1/"))
+    assert guard.process_request(Request("https://pages.example.com/")) is None
+    credentials = SiteCredentialsMiddleware.from_crawler(crawler)
+    credentials.spider_opened(crawler.spider)
+    request = Request("https://pages.example.com/")
+    credentials.process_request(request)
+    assert crawler.stats.get_value("access/credentials_sent") is None
 
 
 # -- CrawlDelayMiddleware ------------------------------------------------------------------

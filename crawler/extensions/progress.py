@@ -18,6 +18,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
+from crawler.spiders import site_spider_of
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -113,9 +115,9 @@ class Progress:
         numbers = progress_numbers(
             self.crawler.stats.get_stats(), self.pages, time.monotonic() - self.started
         )
-        site = getattr(self.crawler.spider, "site", None)
-        if numbers["total"] and site is not None:
-            numbers["total"] = min(numbers["total"], site.max_pages)
+        site_spider = site_spider_of(self.crawler.spider)  # any spider: no cap without a site
+        if numbers["total"] and site_spider is not None:
+            numbers["total"] = min(numbers["total"], site_spider.site.max_pages)
         return numbers
 
     def spider_opened(self, spider: Spider) -> None:

@@ -30,6 +30,7 @@ from crawler.items import url_of
 from crawler.runrecords import Skipped, UrlRecords, records_path
 from crawler.runsummary import run_summary, summary_table
 from crawler.sitelock import SiteLock
+from crawler.spiders import site_spider_of
 from crawler.syncstate import SyncState, signature_of
 from pipelines.outbox import write_atomic
 
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 
     from scrapy import Spider
     from scrapy.crawler import Crawler
-
-    from crawler.spiders.site import SiteSpider
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ class SyncRun:
             return
         spider = self.crawler.spider
         assert spider is not None
-        site_spider = _site_spider(spider)
+        site_spider = site_spider_of(spider)
         if site_spider is not None and site_spider.full_sync is not None:
             self.full_sync = site_spider.full_sync
         self.site_name, signature = state_key(spider)
@@ -286,7 +285,7 @@ class SyncRun:
         state = self.state
         assert state is not None
         get = self.stats.get_value
-        site_spider = _site_spider(spider)
+        site_spider = site_spider_of(spider)
         truncated = site_spider is not None and site_spider.truncated
         flush_only = _flush_only(spider)
         complete = reason == "finished" and not truncated and not flush_only
@@ -394,7 +393,7 @@ def state_key(spider: Spider) -> tuple[str, str]:
     """(site name, document signature) the sync state of ``spider``'s site is kept under: a
     site file's name and the signature of what shapes its documents; for another project's
     spider (``ITEM_PIPELINES`` only), its name and the signature of no settings."""
-    site_spider = _site_spider(spider)
+    site_spider = site_spider_of(spider)
     if site_spider is None:
         return spider.name, signature_of({})
     return site_spider.site.name, signature_of(site_spider.site.document_signature())
@@ -407,16 +406,9 @@ def read_sync_state(state_root: Path, spider: Spider) -> SyncState | None:
     return SyncState.read_only(state_root / site / "state.sqlite", signature)
 
 
-def _site_spider(spider: Spider) -> SiteSpider | None:
-    """The spider as a site file's spider (its site, full sync, flush and max_pages state)."""
-    from crawler.spiders.site import SiteSpider  # the spider asks this module: import late
-
-    return spider if isinstance(spider, SiteSpider) else None
-
-
 def _flush_only(spider: Spider) -> bool:
     """``kb-flush``: the run delivers the outbox and crawls nothing."""
-    site_spider = _site_spider(spider)
+    site_spider = site_spider_of(spider)
     return site_spider is not None and site_spider.flush_only
 
 
