@@ -77,6 +77,19 @@ def _check_regex(pattern: str) -> str:
     return pattern
 
 
+_PORT_RE = re.compile(r":\d+$")
+
+
+def _ascii_host(host: str) -> str:
+    """``host`` as requests carry it: an internationalised name in its IDNA (punycode)
+    form, since Scrapy's URLs and OffsiteMiddleware compare ASCII host names
+    (``bücher.example`` -> ``xn--bcher-kva.example``). Empty when it is not a valid name."""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return ""
+
+
 class SiteConfig(BaseModel):
     """One site, as its YAML file describes it (keys follow Scrapy's vocabulary)."""
 
@@ -155,6 +168,10 @@ class SiteConfig(BaseModel):
             host = domain.strip().lower()
             if not host or "/" in host or " " in host:
                 raise ValueError(f"{domain!r} is not a host name (no scheme, no path)")
+            # Scrapy's OffsiteMiddleware matches host names only: a port is dropped here.
+            host = _ascii_host(host.rsplit(":", 1)[0] if _PORT_RE.search(host) else host)
+            if not host:
+                raise ValueError(f"{domain!r} is not a host name (no scheme, no path)")
             out.append(host)
         return out
 
@@ -226,7 +243,7 @@ class SiteConfig(BaseModel):
         if self.allowed_domains:
             return list(self.allowed_domains)
         hosts = {urlsplit(u).hostname or "" for u in [*self.start_urls, *self.sitemap_urls]}
-        return sorted(h for h in hosts if h)
+        return sorted({_ascii_host(h) for h in hosts if h})
 
     @property
     def forced_language(self) -> str | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import ConfigError, load_site_file, packaged_site_files
+from crawler.config import ConfigError, SiteConfig, load_site_file, packaged_site_files
 from tests.crawl_runner import run_scrapy
 
 GOOD = "start_urls: [https://docs.example.com/]\n"
@@ -166,3 +166,20 @@ def test_unknown_kb_settings_are_warned_about(tmp_path: Path) -> None:
     )
     assert "KB_API_TOKEN is not a setting: set it in the environment" in result.stderr
     assert "secret-value" not in result.stderr + result.stdout
+
+
+def test_allowed_domains_are_host_names_as_requests_carry_them() -> None:
+    """Scrapy's OffsiteMiddleware compares ASCII host names without a port: an
+    internationalised name is kept in its IDNA form and a port is dropped."""
+    site = SiteConfig.model_validate(
+        {"name": "x", "start_urls": ["https://Bücher.example/"], "allowed_domains": []}
+    )
+    assert site.domains == ["xn--bcher-kva.example"]
+    site = SiteConfig.model_validate(
+        {
+            "name": "x",
+            "start_urls": ["https://a.example/"],
+            "allowed_domains": ["bücher.example", "docs.example.com:8080"],
+        }
+    )
+    assert site.domains == ["xn--bcher-kva.example", "docs.example.com"]
