@@ -24,6 +24,7 @@ from typing import Any
 sys.path.append(str(Path(__file__).resolve().parents[2]))  # after PYTHONPATH
 
 from crawler.options import ExtractOptions
+from settings import KB_LANG_SAMPLE_CHARS, KB_MIN_CHARS
 from tests.perf.sitegen import render_page
 
 MAX_LINKS_PER_PAGE = 5_000  # the spider's
@@ -49,11 +50,12 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help="the worker's call, with links")
     args = parser.parse_args()
     extract_page, process_page = _calls()
-    options = ExtractOptions()
+    # the project's defaults (settings/__init__.py), as a site file without the keys gets them
+    options = ExtractOptions(min_chars=KB_MIN_CHARS, lang_sample_chars=KB_LANG_SAMPLE_CHARS)
 
     def extractor(html: str, url: str) -> str:
         if not args.worker:
-            return extract_page(html, url).extractor
+            return extract_page(html, url, options).extractor
         result = process_page(html, url, options, "perf", MAX_LINKS_PER_PAGE)
         return result["extractor"] if isinstance(result, dict) else result.page.extractor
 
