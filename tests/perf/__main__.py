@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import importlib.util
 import itertools
 import json
 import multiprocessing
@@ -522,6 +523,8 @@ def _median_run(trials: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 NOISY = 0.10  # a trial during which other processes used more of the machine is re-run
+# What the result keeps of every trial (the median one is kept whole).
+TRIAL_KEYS = ("pages", "wall_s", "pages_per_s", "cpu_s", "main_cpu_s", "other_load", "noisy")
 
 
 def _quiet_trial(measure: Callable[[], dict[str, Any]], retries: int) -> dict[str, Any]:
@@ -597,10 +600,7 @@ def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "repeat": args.repeat,
         "pools": pools,
         "trials": {
-            name: [
-                {k: t.get(k) for k in ("pages", "wall_s", "pages_per_s", "other_load", "noisy")}
-                for t in values
-            ]
+            name: [{k: t.get(k) for k in TRIAL_KEYS} for t in values]
             for name, values in trials.items()
             if values
         },
@@ -882,6 +882,8 @@ def main(argv: list[str] | None = None) -> int:
     globals()["QUIET_WAIT_S"] = args.quiet_wait
     if unknown := set(args.pools.split(",")) - set(POOLS):
         parser.error(f"--pools: unknown {', '.join(sorted(unknown))}; use {', '.join(POOLS)}")
+    if "pebble" in args.pools.split(",") and importlib.util.find_spec("pebble") is None:
+        parser.error("--pools pebble measures pebble's pool: pip install pebble")
     if args.quick:
         args.pages = args.pages or 1000
         args.skip_cli = True
