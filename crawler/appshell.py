@@ -2,8 +2,8 @@
 
 ``render_js: auto`` asks this of a page whose static HTML gave too little text (``thin`` or
 ``empty``): only then is the page fetched again through the browser. A pure function of the
-HTML; it runs in the extraction worker (:func:`crawler.pagework.process_page`), never on the
-reactor.
+HTML; it runs in the extraction worker (:func:`crawler.extract.worker.process_page`, on the
+page's one parsed tree, before extraction changes it), never on the reactor.
 
 The signs, the first that holds is the reason (stat ``render/auto/<reason>``):
 
@@ -55,14 +55,15 @@ def _parse(html: str | bytes) -> lxml.html.HtmlElement | None:
         return None
 
 
-def app_shell_reason(html: str | bytes) -> str | None:
-    """Why ``html`` looks like an application shell, or None when it does not.
+def app_shell_reason(html: str | bytes | lxml.html.HtmlElement) -> str | None:
+    """Why ``html`` (text, or the page already parsed) looks like an application shell, or
+    None when it does not; a tree is read, never changed.
 
     Returns ``"mount_point"``, ``"noscript"`` or ``"scripts_only"`` (see the module doc),
     checked in that order. HTML that cannot be parsed is not a shell (None). Whether the
     page's text is too short is the caller's question (the extraction's ``thin``/``empty``).
     """
-    tree = _parse(html)
+    tree = html if isinstance(html, lxml.html.HtmlElement) else _parse(html)
     if tree is None:
         return None
     # (an id test in Python: an XPath comparing each element's id with every name is 8x slower)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,6 +27,7 @@ from pydantic import (
 
 from crawler.access import HttpAuth, check_request_values
 from crawler.langcodes import ISO_639_1
+from crawler.settings_check import BOUNDS, check_value, kb_defaults
 from crawler.siteselectors import compile_selector, compile_title_suffix
 
 SITES_PACKAGE = "settings"
@@ -35,8 +37,29 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 Scalar = str | int | float | bool | None
 
 
+#: Site-file keys whose default is a ``KB_*`` setting (settings/__init__.py, the one place
+#: defaults live). A key in the site file wins: the file speaks for its one site. A key left
+#: out takes the setting: the project's default, scrapyd's, or the run's ``-s``.
+#: :meth:`SiteConfig.with_settings` is where the effective value is decided.
+SETTING_OF_KEY: dict[str, str] = {
+    "max_depth": "KB_MAX_DEPTH",
+    "max_pages": "KB_MAX_PAGES",
+    "max_document_chars": "KB_MAX_DOCUMENT_CHARS",
+    "min_chars": "KB_MIN_CHARS",
+}
+
+
 class ConfigError(Exception):
     """A site file is unusable; the message is one line meant for the user."""
+
+
+class SettingError(ConfigError):
+    """A ``KB_*`` setting a site key falls back on is unusable (one line, ``KB_X=v: expected``)."""
+
+
+def _at_least(setting: str) -> Any:
+    """The lower bound of a site key: its setting's (:data:`crawler.settings_check.BOUNDS`)."""
+    return Field(ge=BOUNDS.get(setting, (0, None))[0])
 
 
 def _check_url(url: str) -> str:
@@ -67,10 +90,11 @@ class SiteConfig(BaseModel):
     follow_links: bool = True
     allow: list[str] = []
     deny: list[str] = []
-    max_depth: Annotated[int, Field(ge=0)] = 5
-    max_pages: Annotated[int, Field(ge=1)] = 5000
-    max_document_chars: Annotated[int, Field(ge=1000)] = 20000
-    min_chars: Annotated[int, Field(ge=0)] = 200
+    # None: not in the site file; with_settings() gives the setting (SETTING_OF_KEY).
+    max_depth: Annotated[int, _at_least("KB_MAX_DEPTH")] | None = None
+    max_pages: Annotated[int, _at_least("KB_MAX_PAGES")] | None = None
+    max_document_chars: Annotated[int, _at_least("KB_MAX_DOCUMENT_CHARS")] | None = None
+    min_chars: Annotated[int, _at_least("KB_MIN_CHARS")] | None = None
     metadata: dict[str, Scalar] = {}
     language: str = "auto"
     download_delay: Annotated[float, Field(ge=0)] | None = None
@@ -170,6 +194,30 @@ class SiteConfig(BaseModel):
         if self.wait_for and self.render_js == "never":
             raise ValueError("wait_for: only used with render_js: auto or always")
         return self
+
+    # -- effective values -------------------------------------------------------
+    def with_settings(self, settings: Mapping[str, Any] | None) -> SiteConfig:
+        """This site with each key of :data:`SETTING_OF_KEY` it leaves out set from its setting.
+
+        ``settings`` is the run's (Scrapy ``Settings``: project, scrapyd, ``-s``); a setting
+        missing there, or ``settings=None``, is the project's default (settings/__init__.py).
+        Keys the site file gives are kept: the site file wins. Idempotent. The spider
+        (``from_crawler``) and the operator commands (``crawler.sitecommands.site_spider``)
+        call it before anything reads those keys. Raises :class:`SettingError` (one line) for
+        a setting outside its bounds.
+        """
+        defaults = kb_defaults()
+        update: dict[str, int] = {}
+        for key, name in SETTING_OF_KEY.items():
+            if getattr(self, key) is not None:
+                continue
+            value = settings.get(name) if settings is not None else None
+            value = defaults[name] if value is None else value
+            problem = check_value(name, value, defaults[name])
+            if problem:
+                raise SettingError(problem)
+            update[key] = int(str(value).strip())
+        return self.model_copy(update=update) if update else self
 
     # -- derived values ---------------------------------------------------------
     @property

@@ -1,6 +1,6 @@
 """Linked documents (PDF, DOCX) as knowledge-base documents: text, title, language.
 
-Pure functions (bytes in, :class:`crawler.extract.ExtractedPage` out) for the extraction
+Pure functions (bytes in, :class:`crawler.extract.result.ExtractedPage` out) for the extraction
 workers; no Scrapy imports. Which responses are documents is decided in the crawler
 process (:mod:`crawler.documentkinds`, which imports none of this).
 
@@ -23,9 +23,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
-from crawler.extract import ExtractedPage, content_fingerprint, title_from_url
+from crawler.extract.metadata import NO_DIRECTIVES
+from crawler.extract.result import ExtractedPage
+from crawler.extract.skip import skip_reason
+from crawler.extract.text import content_fingerprint
+from crawler.extract.titles import title_from_url
 from crawler.language import DEFAULT_LANGUAGE, detect_language
 from crawler.options import ExtractOptions
+from crawler.robots_directives import RobotsDirectives
 from crawler.siteselectors import remove_title_suffix, site_selectors
 
 __all__ = [
@@ -196,11 +201,11 @@ def _pdf_pages(body: bytes) -> tuple[list[str], dict[str, str]]:
 
 def html_markdown(html: str, url: str, options: ExtractOptions) -> str:
     """An HTML fragment (mammoth's output) as Markdown, by the pages' converter
-    (:func:`crawler.markdown.region_to_markdown`, with the site's link and table options;
+    (:func:`crawler.extract.markdown.region_to_markdown`, with the site's link and table options;
     images are never kept: a document's images have no URL)."""
     from lxml.html import fragment_fromstring
 
-    from crawler.markdown import region_to_markdown
+    from crawler.extract.markdown import region_to_markdown
 
     region = fragment_fromstring(html, create_parent="div")
     return region_to_markdown(
@@ -285,16 +290,31 @@ def file_title(url: str) -> str:
     return title_from_url(parts._replace(path=path).geturl())
 
 
-def extract_document(body: bytes, url: str, kind: str, options: ExtractOptions) -> ExtractedPage:
+def extract_document(
+    body: bytes,
+    url: str,
+    kind: str,
+    options: ExtractOptions,
+    *,
+    header: RobotsDirectives = NO_DIRECTIVES,
+) -> ExtractedPage:
     """One PDF or DOCX as a page: Markdown/plain text, title, language, metadata.
 
-    ``skip_reason``: 'no_text' (no letters: a scanned PDF), 'thin' (under
-    ``options.min_chars``), 'parse_error' (unreadable file; never raises for bad input).
+    ``skip_reason``: 'parse_error' (unreadable file; never raises for bad input), 'no_text'
+    (no letters: a scanned PDF), else :func:`crawler.extract.skip.skip_reason` given
+    ``header`` (the response's ``X-Robots-Tag`` directives: 'noindex') and the text ('thin',
+    under ``options.min_chars``).
     The title is the document's metadata title, else its first heading(-like line),
     else the file name; the site's ``title_suffix`` is removed from it.
     """
     language = options.forced_language or DEFAULT_LANGUAGE
-    page = ExtractedPage(url=url, title=file_title(url), language=language)
+    page = ExtractedPage(
+        url=url,
+        title=file_title(url),
+        language=language,
+        noindex=header.noindex,
+        nofollow=header.nofollow,
+    )
     facts: dict[str, Any] = {}
     try:
         if kind == "pdf":
@@ -333,8 +353,8 @@ def extract_document(body: bytes, url: str, kind: str, options: ExtractOptions) 
         page.language = detect_language(
             content, html_lang=page.html_lang, sample_chars=options.lang_sample_chars
         )
-    if len(content) < options.min_chars:
-        page.skip_reason = "thin"
+    page.skip_reason = skip_reason(header, content=content, min_chars=options.min_chars)
+    if page.skip_reason:
         return page
     page.content = content
     page.content_hash = content_fingerprint(content)

@@ -2,8 +2,9 @@
 
 Each rule is the crawl's own: the spider's ``url_wanted`` (allowed domains, allow/deny),
 the host guard (:func:`crawler.middlewares.private_host_refused`), robots.txt through
-Scrapy's Protego parser, the extraction worker's ``process_page`` (noindex, thin, empty,
-canonical), the sync state (duplicate text, unchanged since the last sync) and the
+Scrapy's Protego parser, the extraction worker's
+:func:`~crawler.extract.worker.process_page` (canonical, and the skip reason it decides:
+noindex, thin, empty, ...), the sync state (duplicate text, unchanged since the last sync) and the
 pipeline's split. Nothing is written: the sync state is opened read-only.
 """
 
@@ -24,8 +25,8 @@ from scrapy.utils.misc import load_object
 
 from crawler.documentkinds import document_kind
 from crawler.middlewares import private_host_refused
-from crawler.options import ExtractOptions
-from crawler.robots_directives import bot_token, header_directives
+from crawler.options import site_options
+from crawler.robots_directives import header_directives
 from crawler.runrecords import REASONS, RECORDS_SUFFIX, read_url_records, runs_dir
 from crawler.sitefetch import FetchError, PoliteFetcher
 from crawler.syncstate import signature_of
@@ -376,7 +377,7 @@ def _page_checks(
     chain: list[str],
     record: dict[str, Any] | None,
 ) -> None:
-    from crawler.pagework import process_document, process_page
+    from crawler.extract.worker import process_document, process_page
 
     site = spider.site
     if chain:
@@ -392,23 +393,19 @@ def _page_checks(
     if kind is None and not spider._is_html(response):
         ex.add("HTML", FAIL, f"not an HTML page ({ctype or '?'}): counted as not_html")
         return
-    user_agent = (
-        site.user_agent or settings.get("ROBOTSTXT_USER_AGENT") or settings.get("USER_AGENT")
-    )
-    bots = tuple(t for t in {bot_token(user_agent or "")} if t)
-    options = ExtractOptions(
-        robots_meta_names=("robots", *bots),
-        min_chars=site.min_chars,
-        lang_sample_chars=settings.getint("KB_LANG_SAMPLE_CHARS"),
-        forced_language=site.forced_language,
-    )
+    options = site_options(site, settings)  # the crawl's own (SiteSpider.from_crawler)
+    header = header_directives(response.headers.getlist(b"X-Robots-Tag"), options.bots)
     max_chars = min(site.max_document_chars, learned_limit(state_dir, site.name) or 10**9)
+    split = (url, max_chars)
     if kind is not None:  # a linked document (documents: [pdf, docx])
-        page = process_document(response.body, response.url, kind, options, (url, max_chars))
+        result = process_document(response.body, response.url, kind, options, split, header)
     else:
-        page = process_page(response.text, response.url, options, site.name, 1, (url, max_chars))
+        result = process_page(
+            response.text, response.url, options, site.name, 1, split, header=header
+        )
+    page = result.page
 
-    canonical = page.get("canonical_url")
+    canonical = page.canonical_url
     canonical = normalize_url(canonical) if canonical else None
     if canonical and canonical != url and spider.url_wanted(canonical):
         ex.add("canonical", FAIL, f"rel=canonical points to {canonical}, which is crawled instead")
@@ -416,10 +413,7 @@ def _page_checks(
         ex.add("canonical", PASS, f"rel=canonical {canonical} is outside the crawl: ignored")
     else:
         ex.add("canonical", PASS, "none, or this URL itself")
-    header = header_directives(response.headers.getlist(b"X-Robots-Tag"), bots)
-    skip = page.get("skip_reason")
-    if not skip and header.noindex:
-        skip = "noindex"
+    skip = page.skip_reason  # decided by the worker, as in the crawl (crawler.extract.skip)
     explain_skip = {
         "noindex": "the page asks not to be indexed (meta robots or X-Robots-Tag noindex)",
         "thin": f"its main text is shorter than min_chars ({site.min_chars})",
@@ -434,11 +428,11 @@ def _page_checks(
     elif skip and skip != "noindex":
         ex.add("extraction", FAIL, f"skipped as {skip}: {REASONS.get(skip, 'see the README')}")
     elif not skip:
-        ex.add("thin or empty", PASS, f"{len(page.get('content') or '')} characters of main text")
+        ex.add("thin or empty", PASS, f"{len(page.content)} characters of main text")
     if skip or ex.delivered is False:
         return
 
-    fingerprint = f"{page['content_hash']}:{signature_of(site.document_signature())}"
+    fingerprint = f"{page.content_hash}:{signature_of(site.document_signature())}"
     owner = state_owner_of(state_dir, site.name, url, fingerprint)
     if owner:
         ex.add("duplicate", FAIL, f"the same text was delivered under {owner}")
@@ -470,7 +464,7 @@ def _page_checks(
         ex.delivered = True
         ex.reason = "would be crawled and delivered"
 
-    item = spider.page_item(url, page, response, page.get("links") or [])
+    item = spider.page_item(url, result, response, result.links)
     for doc in documents_of(item, max_chars):
         lines = [ln for ln in doc["content"].splitlines() if ln.strip()][:FIRST_LINES]
         ex.documents.append(

@@ -6,10 +6,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffsiteMiddleware
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from crawler.access import resolve_credentials
 from crawler.runrecords import download_failure_reason
+from crawler.scrapy_compat import hold_slot_delay
 from crawler.urls import host_allowed, host_of, is_private_host, normalize_url
 from pipelines.redact import install_redaction
 
@@ -59,6 +61,26 @@ def quiet_network_tracebacks() -> None:
     robots_logger = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
     if not any(isinstance(f, NetworkTracebackFilter) for f in robots_logger.filters):
         robots_logger.addFilter(NetworkTracebackFilter())
+
+
+class OffsiteMiddleware(ScrapyOffsiteMiddleware):
+    """Scrapy's OffsiteMiddleware, the crawl's one host rule (``allowed_domains`` and their
+    subdomains; ``allow_offsite`` meta and ``dont_filter`` exempt), with what it drops recorded.
+
+    Scrapy drops an off-site request when it is scheduled (a redirect leaving the site, a
+    start URL outside ``allowed_domains``) with no errback and no ``request_dropped`` signal:
+    the spider's ``offsite_dropped(request)``, when it has one, records it (reason
+    ``offsite``). A request refused at download time goes to its errback, as in Scrapy.
+    """
+
+    def request_scheduled(self, request: Request, spider: Spider | None = None) -> None:
+        try:
+            super().request_scheduled(request, spider)
+        except IgnoreRequest:
+            dropped = getattr(self.crawler.spider, "offsite_dropped", None)
+            if dropped is not None:
+                dropped(request)
+            raise
 
 
 class HostGuardMiddleware:
@@ -139,12 +161,14 @@ class CrawlDelayMiddleware:
 
     The delay becomes the host's download-slot delay, and AutoThrottle is told not to
     lower it (``autothrottle_dont_adjust_delay``). Capped at ``MAX_DELAY`` so a hostile
-    robots.txt cannot stall a crawl for days.
+    robots.txt cannot stall a crawl for days. Off (``NotConfigured``) without ``ROBOTSTXT_OBEY``.
     """
 
     MAX_DELAY = 60.0
 
     def __init__(self, crawler: Crawler):
+        if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            raise NotConfigured  # no robots.txt is read: there is no Crawl-delay to honour
         self.crawler = crawler
         self.delays: dict[str, float] = {}
         settings = crawler.settings
@@ -167,9 +191,8 @@ class CrawlDelayMiddleware:
         self.delays[host] = delay
         self.crawler.stats.set_value(f"robotstxt/crawl_delay/{host}", delay)
         logger.info("robots.txt of %s asks for Crawl-delay %.1fs: honoured", host, delay)
-        downloader = self.crawler.engine.downloader
         # The site's delay is a minimum: no AutoThrottle lowering it, no random jitter below it.
-        downloader.per_slot_settings.setdefault(host, {}).update(delay=delay, jitter=0.0)
+        hold_slot_delay(self.crawler.engine.downloader, host, delay)
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         host = host_of(request.url)
@@ -177,9 +200,7 @@ class CrawlDelayMiddleware:
         if delay is None:
             return
         request.meta["autothrottle_dont_adjust_delay"] = True
-        slot = self.crawler.engine.downloader.slots.get(host)
-        if slot is not None and (slot.delay < delay or slot.jitter):
-            slot.delay, slot.jitter = max(slot.delay, delay), 0.0
+        hold_slot_delay(self.crawler.engine.downloader, host, delay)
 
 
 class SiteCredentialsMiddleware:

@@ -7,10 +7,17 @@ A module of its own so the crawler process can build them without importing traf
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crawler.langcodes import normalize_lang
+from crawler.robots_directives import bot_token
 
-__all__ = ["ExtractOptions"]
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+    from crawler.config import SiteConfig
+
+__all__ = ["ExtractOptions", "site_options"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,10 @@ class ExtractOptions:
     include_comments: bool = False
     favor_precision: bool = True
     """False means trafilatura's balanced default (which escalates to recall on short output)."""
+    # The crawl always passes the effective values (the site's min_chars, KB_LANG_SAMPLE_CHARS).
+    # These serve direct callers (tests, warm-up) and equal settings/__init__.py's defaults
+    # (tests/test_settings.py checks): reading them from there here would import Scrapy into
+    # every spawned extraction worker.
     min_chars: int = 200
     lang_sample_chars: int = 3000
     forced_language: str | None = None
@@ -48,3 +59,30 @@ class ExtractOptions:
         raw = (raw,) if isinstance(raw, str) else raw
         names = tuple(name.strip().lower() for name in raw if name.strip())
         object.__setattr__(self, "robots_meta_names", names)
+
+    @property
+    def bots(self) -> tuple[str, ...]:
+        """Our product tokens: the ``robots_meta_names`` other than ``robots``, for
+        ``X-Robots-Tag: <token>: noindex`` (:func:`crawler.robots_directives.header_directives`)."""
+        return tuple(name for name in self.robots_meta_names if name != "robots")
+
+
+def site_options(site: SiteConfig, settings: BaseSettings) -> ExtractOptions:
+    """A site's extraction options, built by one rule for the crawl and ``kb-explain`` (so
+    they never disagree): the site file's ``min_chars``, language and selectors,
+    ``KB_LANG_SAMPLE_CHARS``, and the robots names we obey: ``robots`` and our product token,
+    from ``ROBOTSTXT_USER_AGENT``, else the site's ``user_agent``, else ``USER_AGENT``.
+    """
+    user_agent = (
+        settings.get("ROBOTSTXT_USER_AGENT") or site.user_agent or settings.get("USER_AGENT")
+    )
+    token = bot_token(user_agent or "")
+    return ExtractOptions(
+        robots_meta_names=("robots", token) if token else ("robots",),
+        min_chars=site.min_chars,
+        lang_sample_chars=settings.getint("KB_LANG_SAMPLE_CHARS"),
+        forced_language=site.forced_language,
+        content_selector=site.content_selector,
+        exclude_selectors=tuple(site.exclude_selectors),
+        title_suffix=site.title_suffix,
+    )

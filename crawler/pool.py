@@ -54,20 +54,20 @@ def check_start_method(method: str) -> None:
         raise ValueError(f"KB_EXTRACT_START_METHOD is {method!r}; use one of: {choices}")
 
 
-# The workers' side. They import crawler.pagework (trafilatura, langdetect's profiles:
+# The workers' side. They import crawler.extract.worker (trafilatura, langdetect's profiles:
 # ~60 MB) only when they run, which is in a worker: never in the crawler process.
 
 
 def _process_page(*args: Any) -> dict[str, Any]:
-    from crawler import pagework
+    from crawler.extract import worker
 
-    return pagework.process_page(*args)
+    return worker.process_page(*args)
 
 
 def _process_document(*args: Any) -> dict[str, Any]:
-    from crawler import pagework
+    from crawler.extract import worker
 
-    return pagework.process_document(*args)
+    return worker.process_document(*args)
 
 
 def _worker_main(
@@ -78,7 +78,7 @@ def _worker_main(
     ``inherited`` are the crawler's ends of the workers' sockets, which a forked worker
     holds copies of: closed, so a worker still sees the end of file when the crawler closes.
     """
-    from crawler import pagework
+    from crawler.extract import worker
 
     for fd in inherited:
         with contextlib.suppress(OSError):
@@ -86,7 +86,7 @@ def _worker_main(
     # Ctrl-C reaches the whole process group: the crawler stops gracefully and closes the
     # pool; a worker must not die mid-page with a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pagework.warm_up(parent)
+    worker.warm_up(parent)
     try:
         conn.send_bytes(b"")  # ready
     except OSError:
@@ -145,7 +145,7 @@ def _main_module_hidden() -> Iterator[None]:
     ``multiprocessing`` re-imports the parent's main module in each spawned child. Here that
     is the ``scrapy`` script or ``scrapyd.runner``, which would load Scrapy and Twisted
     (~60 MB) into every worker for nothing. The work functions live in
-    :mod:`crawler.pagework`, which the workers import by name.
+    :mod:`crawler.extract.worker`, which the workers import by name.
     """
     main = sys.modules.get("__main__")
     if main is None:
@@ -257,7 +257,7 @@ class _Worker:
 
 
 class ExtractionPool:
-    """Runs :func:`crawler.pagework.process_page` in worker processes.
+    """Runs :func:`crawler.extract.worker.process_page` in worker processes.
 
     ``workers=0`` means one per core. ``inline=True`` runs in the calling thread:
     it exists only as the benchmark's naive baseline. ``start_method`` is how worker
@@ -368,7 +368,7 @@ class ExtractionPool:
         """Process one page; raises :class:`PageFailed` for this page only.
 
         ``call`` is another module-level function for the workers to run instead of the
-        pool's (a linked document's :func:`crawler.pagework.process_document`).
+        pool's (a linked document's :func:`crawler.extract.worker.process_document`).
         """
         if self.inline:
             return (call or self.func)(*args)
@@ -400,7 +400,7 @@ class ExtractionPool:
             raise PageFailed("worker_crash")
 
     async def run_document(self, *args: Any) -> dict[str, Any]:
-        """:meth:`run` for a linked document: :func:`crawler.pagework.process_document`'s
+        """:meth:`run` for a linked document: :func:`crawler.extract.worker.process_document`'s
         arguments and result."""
         return await self.run(*args, call=_process_document)
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
     from crawler.config import SiteConfig
+    from crawler.extract.result import PageResult
 
 logger = logging.getLogger(__name__)
 
@@ -214,17 +215,17 @@ class RenderPolicy:
         """Whether the extraction worker checks a thin page for an application shell."""
         return self.mode == "auto" and not rendered
 
-    def after_extraction(self, url: str, page: dict[str, Any], rendered: str | None) -> str | None:
-        """``auto``: the reason to render ``url`` now (its extraction result ``page``), or None."""
+    def after_extraction(self, url: str, result: PageResult, rendered: str | None) -> str | None:
+        """``auto``: the reason to render ``url`` now (its extraction ``result``), or None."""
         if self.mode != "auto":
             return None
-        thin = page["skip_reason"] in ("thin", "empty")
+        thin = result.page.skip_reason in ("thin", "empty")
         prefix = render_prefix(url)
         if rendered:
             if thin:  # rendering did not help here: back to plain HTTP
                 self.prefixes[prefix] = False
             return None
-        reason = page.get("app_shell")
+        reason = result.app_shell
         if not thin or not reason or self.prefixes.get(prefix) is False:
             return None
         self.prefixes[prefix] = True

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -51,8 +50,6 @@ __all__ = [
     "runs_dir",
     "url_key",
 ]
-
-logger = logging.getLogger(__name__)
 
 RECORDS_SUFFIX = ".urls.jsonl"
 

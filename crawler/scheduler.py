@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from typing import Any
 
 from scrapy.core.scheduler import Scheduler
 
@@ -20,13 +21,15 @@ logger = logging.getLogger(__name__)
 
 
 class DiskQueueScheduler(Scheduler):
+    """Scrapy's :class:`~scrapy.core.scheduler.Scheduler`; without a ``jobdir`` (``JOBDIR``),
+    a temporary one (``kbcrawler-queue-*`` in the system's temp folder) removed at close."""
+
     _scratch: str | None = None
 
-    def _dqdir(self, jobdir: str | None) -> str | None:
-        if jobdir:
-            return super()._dqdir(jobdir)
-        self._scratch = tempfile.mkdtemp(prefix="kbcrawler-queue-")
-        return self._scratch
+    def __init__(self, dupefilter: Any, jobdir: str | None = None, *args: Any, **kwargs: Any):
+        if not jobdir:
+            self._scratch = jobdir = tempfile.mkdtemp(prefix="kbcrawler-queue-")
+        super().__init__(dupefilter, jobdir, *args, **kwargs)
 
     def close(self, reason: str):
         try:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 #: (lowest, highest) allowed, inclusive; None = unbounded on that side. Numbers without an
-#: entry must be >= 0.
+#: entry must be >= 0. A site key with a setting as its default (crawler.config.SETTING_OF_KEY)
+#: has the same lowest value.
 BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "KB_MAX_BATCH_DOCS": (1, 100),  # the API's documented maximum
     "KB_MAX_BATCH_BYTES": (1024, None),
@@ -34,7 +35,6 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "KB_GONE_AFTER_RUNS": (1, None),
     "KB_SHRINK_RATIO": (0, 1),
     "KB_MAX_ERROR_SHARE": (0, 1),
-    "KB_PROGRESS_SECONDS": (0.01, None),
     "KB_CHECK_MAX_SITEMAPS": (1, None),
     "KB_RENDER_TIMEOUT": (0.1, None),
     "KB_RENDER_PAGES": (1, None),

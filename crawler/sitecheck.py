@@ -13,19 +13,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy.utils._compression import _DecompressionMaxSizeExceeded
-from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.misc import load_object
 from scrapy.utils.sitemap import Sitemap
 
 from crawler.runrecords import url_key
 from crawler.sitefetch import FetchError, PoliteFetcher
-from crawler.sitefiles import robots_sitemap_urls, sitemap_xml
+from crawler.sitefiles import DecompressedTooLarge, robots_sitemap_urls, sitemap_body
 from crawler.spiders.site import MAX_SITEMAP_DEPTH, MAX_SITEMAP_ENTRIES
-from crawler.urls import host_allowed, host_of, normalize_url
+from crawler.urls import host_of, normalize_url
 
 if TYPE_CHECKING:
-    from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
     from crawler.spiders.site import SiteSpider
@@ -50,19 +47,6 @@ class LiveReport:
     disallowed: int = 0
     requests: int = 0
     estimate: dict[str, float] = field(default_factory=dict)
-
-
-def sitemap_body(response: Response, max_size: int) -> bytes | None:
-    """A sitemap's XML, gunzipped within ``max_size`` bytes; None when it is not one."""
-    body = response.body
-    if gzip_magic_number(response):
-        try:
-            body = gunzip(body, max_size=max_size)
-        except (_DecompressionMaxSizeExceeded, OSError, EOFError):
-            return None
-    body = sitemap_xml(body)  # BOM, UTF-16, leading whitespace: as the spider reads it
-    head = body[:2048].lower()
-    return body if b"<urlset" in head or b"<sitemapindex" in head else None
 
 
 def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) -> LiveReport:
@@ -117,7 +101,7 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
             for url in site.start_urls:
                 parts = urlsplit(url)
                 for found in listed.get(f"{parts.scheme}://{parts.netloc}", []):
-                    if host_allowed(host_of(found), spider.allowed_domains):
+                    if spider.on_site(found):
                         queue.append((found, 0))
         seen: set[str] = set()
         kept: set[int] = set()  # url_key of kept URLs: 8 bytes each, not the URL
@@ -142,9 +126,13 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
             if response.status >= 400:
                 report.problems.append(f"sitemap {url}: HTTP {response.status}")
                 continue
-            body = sitemap_body(response, max_size)
+            try:
+                body = sitemap_body(response, max_size)
+            except DecompressedTooLarge:
+                report.problems.append(f"{url} inflates beyond {max_size} bytes")
+                continue
             if body is None:
-                report.problems.append(f"{url} is not a usable sitemap (or inflates too much)")
+                report.problems.append(f"{url} is not a usable sitemap")
                 continue
             report.sitemaps_read += 1
             sitemap = Sitemap(body)
@@ -156,9 +144,7 @@ def live_check(spider: SiteSpider, settings: BaseSettings, max_sitemaps: int) ->
                 if not loc.startswith(("http://", "https://")):
                     continue
                 if sitemap.type == "sitemapindex":
-                    if level + 1 < MAX_SITEMAP_DEPTH and host_allowed(
-                        host_of(loc), spider.allowed_domains
-                    ):
+                    if level + 1 < MAX_SITEMAP_DEPTH and spider.on_site(loc):
                         queue.append((loc, level + 1))
                     continue
                 report.listed += 1

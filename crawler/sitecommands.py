@@ -8,6 +8,7 @@ stdout; a user mistake is one line on stderr and exit status 2.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import sys
@@ -15,19 +16,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
 from scrapy.utils.misc import load_object
 
-from crawler.config import ConfigError
+from crawler.config import ConfigError, SettingError
 from crawler.paths import resolve_path
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Awaitable, Callable
 
     from scrapy.settings import BaseSettings
 
     from crawler.config import SiteConfig
     from crawler.spiders.site import SiteSpider
-    from pipelines.client import QueryClient, Source
+    from pipelines.client import KBClient, Source
 
 EXIT_USAGE = 2
 
@@ -40,6 +43,8 @@ def config_error_line(exc: ConfigError) -> str:
     """The one line a command prints for a bad or unknown site (as ``scrapy crawl`` does)."""
     if isinstance(exc, UnknownSite):
         return f"kbcrawler: {exc}"
+    if isinstance(exc, SettingError):
+        return f"kbcrawler: bad setting: {exc}"
     return f"kbcrawler: bad site file: {exc}"
 
 
@@ -70,7 +75,9 @@ def site_spider(settings: BaseSettings, name: str, config: str | None = None) ->
     """The spider ``scrapy crawl <name>`` would run (its rules, no crawler attached).
 
     ``name`` is a site (``settings/sites/<name>.yaml``), or ``site`` with ``config`` a path.
-    Raises :class:`ConfigError` (one line) for an unknown site or a bad site file.
+    Its site has the effective values of the keys a setting backs (the run's ``settings``,
+    as in the crawl). Raises :class:`ConfigError` (one line) for an unknown site, a bad site
+    file or a bad setting (:class:`crawler.config.SettingError`).
     """
     loader = load_object(settings["SPIDER_LOADER_CLASS"]).from_settings(settings.frozencopy())
     if name not in loader.list():
@@ -79,6 +86,7 @@ def site_spider(settings: BaseSettings, name: str, config: str | None = None) ->
         )
     spidercls = loader.load(name)
     spider = spidercls(config=config)
+    spider.site = spider.site.with_settings(settings)  # as the crawl's from_crawler does
     if spider.full_sync is None:
         spider.full_sync = settings.getbool("KB_FULL_SYNC")
     return spider
@@ -99,10 +107,10 @@ EXIT_KB_REFUSED = 3  # as `scrapy crawl`: the knowledge base refused us
 EXIT_KB_UNAVAILABLE = 6
 
 
-def query_client(settings: BaseSettings, site: SiteConfig) -> QueryClient:
-    """A :class:`pipelines.client.QueryClient` for ``site``; :class:`ConfigError` without a token
+def kb_client(settings: BaseSettings, site: SiteConfig) -> KBClient:
+    """A :class:`pipelines.client.KBClient` for ``site``; :class:`ConfigError` without a token
     (``KB_API_TOKEN``, from the environment only) or a chat model id."""
-    from pipelines.client import QueryClient
+    from pipelines.client import KBClient
     from pipelines.kb import TOKEN_ENV
 
     token = os.environ.get(TOKEN_ENV, "").strip()
@@ -116,10 +124,11 @@ def query_client(settings: BaseSettings, site: SiteConfig) -> QueryClient:
         raise ConfigError(
             "no chat model id: set chat_model_id in the site file or KB_CHAT_MODEL_ID"
         )
-    return QueryClient(
+    return KBClient(
         settings.get("KB_API_URL"), token, model,
-        rate_per_min=settings.getfloat("KB_QUERY_RATE_PER_MIN"),
+        query_rate_per_min=settings.getfloat("KB_QUERY_RATE_PER_MIN"),
         connect_timeout=settings.getfloat("KB_CONNECT_TIMEOUT"),
+        request_timeout=settings.getfloat("KB_REQUEST_TIMEOUT"),
         max_retries=settings.getint("KB_MAX_RETRIES"),
         backoff_base=settings.getfloat("KB_BACKOFF_BASE"),
         backoff_max=settings.getfloat("KB_BACKOFF_MAX"),
@@ -172,16 +181,70 @@ def source_rows(sources: list[Source], urls: dict[str, str]) -> list[dict[str, A
     ]
 
 
-def run_kb_call(settings: BaseSettings, name: str, config: str | None, call: Any) -> int:
-    """Run ``call(client, site) -> (lines, json)`` on a site's knowledge base; the exit status.
+class KnowledgeBaseCommand(SiteCommand):
+    """``scrapy <name> <site> "<text>"``: one call to a site's knowledge base, printed with
+    its sources (relevance, title, URL from the answer or else the sync state, id).
 
-    Usage mistakes are one line and 2; a refusal (token, model, quota) 3; unavailable 6.
+    A subclass names itself and its text (``name``, ``noun``) and gives :meth:`ask` and
+    :meth:`head`. Exit status: 0, 2 for a usage mistake (one line), 3 when the knowledge
+    base refused (token, model, quota), 6 when it is unavailable, 1 for another answer.
     """
+
+    name = ""  # the command, e.g. "kb-search"
+    noun = ""  # what its second argument is, e.g. "query"
+
+    def syntax(self) -> str:
+        return f'[options] <site> "{self.noun}"'
+
+    async def ask(
+        self, client: KBClient, text: str, opts: argparse.Namespace
+    ) -> tuple[str | None, list[Source]]:
+        """The knowledge base's answer to ``text`` (None when it gives only documents) and
+        the documents it found or used."""
+        raise NotImplementedError
+
+    def head(self, site: str, text: str, answer: str | None, sources: list[Source]) -> list[str]:
+        """The lines printed before the sources (without ``--json``)."""
+        raise NotImplementedError
+
+    def check_options(self, opts: argparse.Namespace) -> None:
+        """Raises :class:`UsageError` for a bad option value."""
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 2 or not args[1].strip():
+            raise UsageError(
+                f'give a site and a {self.noun}: scrapy {self.name} <site> "{self.noun}"'
+            )
+        self.check_options(opts)
+        name, text = args
+        assert self.settings is not None
+        settings = self.settings
+
+        async def call(client: KBClient, site: SiteConfig) -> list[str]:
+            answer, sources = await self.ask(client, text, opts)
+            urls = urls_of_documents(state_dir(settings), site.name, [s.id or "" for s in sources])
+            if opts.json:
+                rows = source_rows(sources, urls)
+                data = rows if answer is None else {"answer": answer, "sources": rows}
+                return [json.dumps(data, indent=2, ensure_ascii=False)]
+            return self.head(site.name, text, answer, sources) + source_lines(sources, urls)
+
+        self.exitcode = run_kb_call(settings, name, self.config_arg(opts), call)
+
+
+def run_kb_call(
+    settings: BaseSettings,
+    name: str,
+    config: str | None,
+    call: Callable[[KBClient, SiteConfig], Awaitable[list[str]]],
+) -> int:
+    """Run ``call(client, site) -> lines`` on a site's knowledge base, print the lines; the
+    exit status (see :class:`KnowledgeBaseCommand`)."""
     from pipelines.client import KBError, KBFatal, KBUnavailable
 
     try:
         spider = site_spider(settings, name, config)
-        client = query_client(settings, spider.site)
+        client = kb_client(settings, spider.site)
     except ConfigError as exc:
         print(config_error_line(exc) if isinstance(exc, UnknownSite) else f"kbcrawler: {exc}",
               file=sys.stderr)  # fmt: skip

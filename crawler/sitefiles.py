@@ -9,29 +9,32 @@ follows a BOM. These pure functions decode the bytes once, the same way for the 
 from __future__ import annotations
 
 import codecs
-import logging
 import re
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from protego import Protego
 from scrapy.robotstxt import ProtegoRobotParser
+from scrapy.utils.gz import gzip_magic_number
+
+from crawler.scrapy_compat import DecompressedTooLarge, gunzip_within
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from scrapy import Spider
+    from scrapy.http import Response
 
 __all__ = [
+    "DecompressedTooLarge",
     "RobotsTxtParser",
     "decode_text",
     "llms_txt_urls",
     "markdown_links",
     "robots_sitemap_urls",
+    "sitemap_body",
     "sitemap_xml",
 ]
-
-logger = logging.getLogger(__name__)
 
 # Longest BOMs first: the UTF-32 LE BOM starts with the UTF-16 LE one.
 _BOMS = (
@@ -96,6 +99,25 @@ def sitemap_xml(body: bytes) -> bytes:
         text = body[skip:].decode(codec, errors="replace")
         return _XML_DECL.sub("", text, count=1).lstrip().encode("utf-8")
     return body[skip:].lstrip()
+
+
+def sitemap_body(response: Response, max_size: int) -> bytes | None:
+    """The XML of a sitemap response, for ``scrapy.utils.sitemap.Sitemap``; None when it is
+    not a sitemap (no ``<urlset>``/``<sitemapindex>`` near its start, or unreadable gzip).
+
+    A gzip body (by its magic number, as Scrapy's ``SitemapSpider``) is inflated up to
+    ``max_size`` bytes (DOWNLOAD_MAXSIZE; 0: no limit), else :class:`DecompressedTooLarge`
+    is raised; then :func:`sitemap_xml`. Whatever the URL or Content-Type: servers send
+    sitemaps as text/plain or text/html, at URLs without ``.xml``.
+    """
+    body: bytes | None = response.body
+    if gzip_magic_number(response):
+        body = gunzip_within(response.body, max_size)
+        if body is None:
+            return None
+    body = sitemap_xml(body)  # BOM, UTF-16, leading whitespace
+    head = body[:2048].lower()
+    return body if b"<urlset" in head or b"<sitemapindex" in head else None
 
 
 # [text](url), [text](<url>), [text](url "title"); the text may hold brackets one level deep.

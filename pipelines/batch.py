@@ -95,10 +95,6 @@ class Batcher(Generic[T]):
         """Bytes of the buffered documents, as :func:`document_size` counts them."""
         return self._bytes
 
-    def deadline(self) -> float | None:
-        """When the buffered batch becomes due, so a sender knows how long it may sleep."""
-        return None if self._since is None else self._since + self.flush_seconds
-
     def add(self, doc: T, now: float, size: int | None = None) -> list[list[T]]:
         """Buffer ``doc`` and return the batches that are now complete, oldest first.
 

@@ -14,9 +14,9 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,6 +24,7 @@ import httpx
 from pipelines.batch import documents_array
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 FATAL_HINTS = {
     "INVALID_TOKEN": "the API token was refused: regenerate it (Settings > Integrations > API) "
@@ -171,16 +172,23 @@ def import_outcome(body: Any, count: int) -> ImportResult:
 class RateLimiter:
     """Spaces request starts evenly: ``per_minute`` requests a minute, never a burst.
 
-    A server-side ``Retry-After`` pushes every sender back (``defer``).
+    A server-side ``Retry-After`` pushes every sender back (``defer``, seconds).
+    ``clock`` (seconds) and ``sleep`` are the event loop's unless a test gives its own.
     """
 
     # Aim a little under the limit: the server counts arrivals in a sliding window, and
     # network jitter can push a request sent exactly on time into the previous window.
     SAFETY = 0.97
 
-    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        per_minute: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
         self.interval = 60.0 / (per_minute * self.SAFETY) if per_minute > 0 else 0.0
         self.clock = clock
+        self.sleep = sleep
         self._next = 0.0
         self._lock = asyncio.Lock()
 
@@ -189,7 +197,7 @@ class RateLimiter:
             now = self.clock()
             wait = self._next - now
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self.sleep(wait)
                 now = self.clock()
             self._next = max(now, self._next) + self.interval
 
@@ -230,10 +238,46 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-class ImportClient:
-    """POSTs batches to ``{api_url}/documents/import``; checks credentials with a search.
+@dataclass
+class Source:
+    """One document the knowledge base answered with: ``relevance`` in 0..1 when given."""
 
-    ``on_event(name, n)`` receives counters (Scrapy's ``stats.inc_value``). A retry wait of
+    id: str | None
+    title: str
+    relevance: float | None
+    url: str | None = None
+    content: str | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One documented endpoint: its path under ``KB_API_URL`` and its counters' prefix.
+
+    A call's counters are ``<stats>requests``, ``<stats>response_status/<status>``,
+    ``<stats>retries``, ``<stats>rate_limited``, ``<stats>network_errors/<exception>`` and
+    ``<stats>requests_refused`` (``kb/requests`` for imports, ``kb/search_requests`` for
+    searches).
+    """
+
+    path: str
+    stats: str
+
+
+IMPORT = Endpoint("/documents/import", "kb/")
+SEARCH = Endpoint("/documents/search", "kb/search_")
+QUERY = Endpoint("/chat/query", "kb/query_")
+
+
+class KBClient:
+    """The knowledge-base API: ``/documents/import``, ``/documents/search``, ``/chat/query``.
+
+    One transport for all three: bearer token, timeouts (seconds), at most ``max_in_flight``
+    requests at once, a client-side :class:`RateLimiter` per endpoint (``rate_per_min`` for
+    imports, ``query_rate_per_min`` for search and query: the documented limits), retries
+    with backoff and jitter on 429 (``Retry-After``), 5xx and network errors (then
+    :class:`KBUnavailable`), and refusals as typed exceptions (:class:`KBFatal` for token,
+    model, quota; :class:`KBTooLarge`; else :class:`KBInvalidRequest`). ``on_event(name,
+    n)`` receives counters (Scrapy's ``stats.inc_value``). A retry wait of
     ``log_wait_seconds`` or more is logged once (host, reason, next attempt time).
     """
 
@@ -244,6 +288,7 @@ class ImportClient:
         chat_model_id: str,
         *,
         rate_per_min: float = 100,
+        query_rate_per_min: float = 60,
         max_in_flight: int = 2,
         connect_timeout: float = 10.0,
         request_timeout: float = 120.0,
@@ -254,10 +299,13 @@ class ImportClient:
         on_event: Callable[[str, int], None] | None = None,
     ):
         self.base = api_url.rstrip("/")
-        self.url = self.base + "/documents/import"
         self.host = urlsplit(self.base).netloc or self.base
         self.chat_model_id = chat_model_id
-        self.limiter = RateLimiter(rate_per_min)
+        self.limiters = {
+            IMPORT: RateLimiter(rate_per_min),
+            SEARCH: RateLimiter(query_rate_per_min),
+            QUERY: RateLimiter(query_rate_per_min),
+        }
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -295,73 +343,83 @@ class ImportClient:
         self._announce_wait(delay, reason)
         await asyncio.sleep(delay)
 
-    async def send(
-        self, documents: list[dict[str, Any]], encoded: list[bytes] | None = None
-    ) -> ImportResult:
-        """Send one batch; retries transient failures, raises :class:`KBError` subclasses.
+    async def _call(
+        self,
+        endpoint: Endpoint,
+        body: bytes,
+        accept: Callable[[httpx.Response], _T],
+        *,
+        retries: int | None = None,
+        timeout: httpx.Timeout | None = None,
+        documents: int = 0,
+    ) -> _T:
+        """POST ``body`` to ``endpoint`` until ``accept`` takes a 2xx answer; its result.
 
-        ``encoded`` is each document's JSON when the caller has it already (not encoded again).
-        Returns only what :func:`import_outcome` confirms; an answer that confirms nothing
-        (unknown outcome) is retried like a 5xx and ends as :class:`KBUnavailable`
-        (code ``UNCONFIRMED``) when the retries run out.
+        ``accept`` raises :class:`ValueError` for a 2xx answer that confirms nothing (the
+        outcome is unknown: retried like a 5xx, :class:`KBUnavailable` with code
+        ``UNCONFIRMED`` when the retries run out) or a :class:`KBError` to give up at once.
+        ``retries`` defaults to ``max_retries``; ``timeout`` to the client's; ``documents``
+        (how many the body carries) is for the warning about an unconfirmed answer.
         """
-        body = b'{"chatModelId":%s,"documents":%s}' % (
-            json.dumps(self.chat_model_id).encode(),
-            documents_array(documents, encoded),
-        )
+        retries = self.max_retries if retries is None else retries
+        limiter, count = self.limiters[endpoint], endpoint.stats
         last: KBError | None = None
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(retries + 1):
             if attempt:
-                self.on_event("kb/retries", 1)
+                self.on_event(f"{count}retries", 1)
             try:
                 # Take a connection slot first, then the rate-limiter's turn: spacing is
                 # then measured between real sends, not between queue positions (which
                 # bunch up when both slots are busy and free at once).
                 async with self._slots:
-                    await self.limiter.acquire()
-                    self.on_event("kb/requests", 1)
-                    response = await self._http.post(self.url, content=body)
+                    await limiter.acquire()
+                    self.on_event(f"{count}requests", 1)
+                    response = await self._http.post(
+                        self.base + endpoint.path,
+                        content=body,
+                        timeout=timeout or httpx.USE_CLIENT_DEFAULT,
+                    )
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 sent = not isinstance(
                     exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
                 )
                 name = type(exc).__name__
-                if sent:
+                if sent and endpoint is IMPORT:
                     # Outcome unknown: the server may have imported it. Prefer delivery.
                     self.on_event("kb/outcome_unknown", 1)
-                self.on_event(f"kb/network_errors/{name}", 1)
-                last = KBUnavailable("NETWORK", f"{name} talking to the knowledge base")
-                if attempt < self.max_retries:
+                self.on_event(f"{count}network_errors/{name}", 1)
+                last = KBUnavailable("NETWORK", f"{name} talking to {self.host}")
+                if attempt < retries:
                     await self._wait(self._backoff(attempt), name)
                 continue
             status = response.status_code
-            self.on_event(f"kb/response_status/{status}", 1)
+            self.on_event(f"{count}response_status/{status}", 1)
             code, message = _error_of(response)
             if 200 <= status < 300:
                 try:
                     if code not in DOCUMENTED_CODES:  # not a documented error in a 2xx
-                        return import_outcome(_json_or_none(response), len(documents))
+                        return accept(response)
                 except ValueError as exc:
-                    last = self._unconfirmed(response, len(documents), str(exc))
-                    if attempt < self.max_retries:
+                    last = self._unconfirmed(response, documents, str(exc))
+                    if attempt < retries:
                         await self._wait(self._backoff(attempt), f"unconfirmed {status} answer")
                     continue
             if (status == 429 or code == "RATE_LIMITED") and code != "QUOTA_EXCEEDED":
                 delay = _retry_after(response)
                 delay = delay if delay is not None else self._backoff(attempt + 1)
-                self.on_event("kb/rate_limited", 1)
+                self.on_event(f"{count}rate_limited", 1)
                 self._announce_wait(delay, f"{status} {code}")
-                self.limiter.defer(delay)
+                limiter.defer(delay)
                 last = KBUnavailable(code, message, status)
                 continue
             if status >= 500:
                 last = KBUnavailable(code, message, status)
                 delay = _retry_after(response)
-                if attempt < self.max_retries:
+                if attempt < retries:
                     delay = delay if delay is not None else self._backoff(attempt)
                     await self._wait(delay, f"{status} {code}")
                 continue
-            self.on_event("kb/requests_refused", 1)
+            self.on_event(f"{count}requests_refused", 1)
             if code in FATAL_HINTS or status in (401, 402, 403):
                 raise KBFatal(code, message, status)
             if code == "DOCUMENT_TOO_LARGE" or status == 413:
@@ -383,58 +441,79 @@ class ImportClient:
         )  # fmt: skip
         return KBUnconfirmed("UNCONFIRMED", reason, response.status_code)
 
-    async def search(self, query: str, limit: int = 1, timeout: float | None = None) -> Any:
-        """``POST {api_url}/documents/search`` once (no retries); the answer's JSON body.
+    async def send(
+        self, documents: list[dict[str, Any]], encoded: list[bytes] | None = None
+    ) -> ImportResult:
+        """``POST /documents/import`` one batch; what :func:`import_outcome` confirms.
 
-        Raises :class:`KBFatal` for ``INVALID_TOKEN`` / ``INVALID_MODEL_ID`` (and the other
-        fatal codes), :class:`KBUnavailable` for a network failure, a timeout or a 5xx,
-        :class:`KBError` for any other answer that is not a JSON success.
+        ``encoded`` is each document's JSON when the caller has it already (not encoded again).
+        Retries transient failures; an answer that confirms nothing (unknown outcome) is
+        retried like a 5xx and ends as :class:`KBUnavailable` (code ``UNCONFIRMED``).
         """
-        payload = {"chatModelId": self.chat_model_id, "query": query, "limit": limit}
-        self.on_event("kb/search_requests", 1)
-        try:
-            response = await self._http.post(
-                self.base + "/documents/search",
-                content=json.dumps(payload).encode(),
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise KBUnavailable("NETWORK", f"{type(exc).__name__} talking to {self.host}") from None
-        status = response.status_code
-        self.on_event(f"kb/search_status/{status}", 1)
-        code, message = _error_of(response)
-        if 200 <= status < 300:
-            body = _json_or_none(response)
-            if isinstance(body, dict) and body.get("success") is True:
-                return body
-            if code in DOCUMENTED_CODES:  # a documented error carried by a 2xx
-                status = 400
-            else:
-                raise KBError("UNEXPECTED", f"{status} answer {body_sample(response)}", status)
-        if status >= 500:
-            raise KBUnavailable(code, message, status)
-        if code in ("INVALID_TOKEN", "INVALID_MODEL_ID") or status == 401:
-            raise KBFatal(code, message, status)
-        raise KBError(code, message, status)
+        body = b'{"chatModelId":%s,"documents":%s}' % (
+            json.dumps(self.chat_model_id).encode(),
+            documents_array(documents, encoded),
+        )
+        count = len(documents)
+        return await self._call(
+            IMPORT, body, lambda r: import_outcome(_json_or_none(r), count), documents=count
+        )
+
+    def _payload(self, query: str, **fields: Any) -> bytes:
+        return json.dumps({"chatModelId": self.chat_model_id, "query": query, **fields}).encode()
+
+    async def search(self, query: str, limit: int = 10) -> list[Source]:
+        """``POST /documents/search``: the documents matching ``query``, most relevant first."""
+        body = await self._call(SEARCH, self._payload(query, limit=limit), _success_body)
+        docs = body.get("documents")
+        return [_source(d, "id") for d in docs or [] if isinstance(d, dict)]
+
+    async def query(
+        self, question: str, *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> tuple[str, list[Source]]:
+        """``POST /chat/query``: the knowledge base's answer to ``question`` and its sources."""
+        options = {"maxTokens": max_tokens, "temperature": temperature}
+        fields: dict[str, Any] = {}
+        if any(v is not None for v in options.values()):
+            fields["options"] = {k: v for k, v in options.items() if v is not None}
+        body = await self._call(QUERY, self._payload(question, **fields), _success_body)
+        sources = [
+            _source(s, "documentId") for s in body.get("sources") or [] if isinstance(s, dict)
+        ]
+        return str(body.get("response") or ""), sources
 
     async def check_credentials(self) -> str | None:
         """One cheap call that imports nothing: ``/documents/search`` with ``limit: 1``.
 
-        Returns None when the API accepted the token and model id, else why they could not
-        be checked (a network failure, a 5xx, an unexpected answer: the caller warns and goes
-        on). Raises :class:`KBFatal` when the API refused them (``INVALID_TOKEN``,
-        ``INVALID_MODEL_ID``): nothing will be accepted this run.
+        Tried once, with a 15 s timeout. Returns None when the API accepted the token and
+        model id, else why they could not be checked (a network failure, a 5xx, an
+        unexpected answer: the caller warns and goes on). Raises :class:`KBFatal` when the
+        API refused them (``INVALID_TOKEN``, ``INVALID_MODEL_ID``, a 401): nothing will be
+        accepted this run.
         """
         timeout = httpx.Timeout(15.0, connect=min(self.connect_timeout, 10.0))
+        payload = self._payload("kbcrawler credentials check", limit=1)
         try:
-            await self.search("kbcrawler credentials check", limit=1, timeout=timeout)
-        except KBFatal:
-            self.on_event("kb/requests_refused", 1)
-            raise
+            await self._call(SEARCH, payload, _success_body, retries=0, timeout=timeout)
         except KBError as exc:
+            if exc.code in ("INVALID_TOKEN", "INVALID_MODEL_ID") or exc.status == 401:
+                self.on_event("kb/requests_refused", 1)
+                if isinstance(exc, KBFatal):
+                    raise
+                raise KBFatal(exc.code, exc.message, exc.status) from None
             status = f"{exc.status} " if exc.status else ""
             return f"{status}{exc.code}: {exc.message}"
         return None
+
+
+def _success_body(response: httpx.Response) -> dict[str, Any]:
+    """A search or query answer's JSON object; :class:`KBError` ``UNEXPECTED`` unless it has
+    the documented ``success: true``."""
+    body = _json_or_none(response)
+    if isinstance(body, dict) and body.get("success") is True:
+        return body
+    status = response.status_code
+    raise KBError("UNEXPECTED", f"{status} answer {body_sample(response)}", status)
 
 
 def _json_or_none(response: httpx.Response) -> Any:
@@ -442,113 +521,6 @@ def _json_or_none(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
-
-
-# -- search and chat query (operator commands) ------------------------------------------------
-@dataclass
-class Source:
-    """One document the knowledge base answered with: ``relevance`` in 0..1 when given."""
-
-    id: str | None
-    title: str
-    relevance: float | None
-    url: str | None = None
-    content: str | None = None
-
-
-class QueryClient:
-    """``POST /documents/search`` and ``POST /chat/query`` (documented limit: 60 a minute each).
-
-    Same transport rules as :class:`ImportClient`: bearer token, timeouts, the client-side
-    :class:`RateLimiter`, retries on 429 (``Retry-After``), 5xx and network errors; refusals
-    raise :class:`KBFatal` (token, model, quota) or :class:`KBError`.
-    """
-
-    def __init__(
-        self,
-        api_url: str,
-        token: str,
-        chat_model_id: str,
-        *,
-        rate_per_min: float = 60,
-        connect_timeout: float = 10.0,
-        request_timeout: float = 60.0,
-        max_retries: int = 3,
-        backoff_base: float = 1.0,
-        backoff_max: float = 30.0,
-    ):
-        self.base = api_url.rstrip("/")
-        self.chat_model_id = chat_model_id
-        self.limiters = {path: RateLimiter(rate_per_min) for path in ("search", "query")}
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self._http = httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
-            follow_redirects=False,
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def _post(self, path: str, limiter: RateLimiter, payload: dict[str, Any]) -> Any:
-        last: KBError | None = None
-        for attempt in range(self.max_retries + 1):
-            await limiter.acquire()
-            try:
-                response = await self._http.post(f"{self.base}{path}", json=payload)
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                last = KBUnavailable(
-                    "NETWORK", f"{type(exc).__name__} talking to the knowledge base"
-                )
-                await asyncio.sleep(random.uniform(0, self.backoff_base * 2**attempt))
-                continue
-            status = response.status_code
-            if 200 <= status < 300:
-                try:
-                    return response.json()
-                except ValueError:
-                    raise KBError("BAD_ANSWER", f"{path} did not answer JSON", status) from None
-            code, message = _error_of(response)
-            if status == 429 and code != "QUOTA_EXCEEDED":
-                delay = _retry_after(response)
-                limiter.defer(delay if delay is not None else self.backoff_base * 2**attempt)
-                last = KBUnavailable(code, message, status)
-                continue
-            if status >= 500:
-                last = KBUnavailable(code, message, status)
-                backoff = min(self.backoff_max, self.backoff_base * 2**attempt)
-                await asyncio.sleep(_retry_after(response) or random.uniform(0, backoff))
-                continue
-            if code in FATAL_HINTS or status in (401, 402, 403):
-                raise KBFatal(code, message, status)
-            raise KBError(code, message, status)
-        assert last is not None
-        raise last
-
-    async def search(self, query: str, limit: int = 10) -> list[Source]:
-        """The documents matching ``query``, most relevant first (no AI answer)."""
-        payload = {"chatModelId": self.chat_model_id, "query": query, "limit": limit}
-        body = await self._post("/documents/search", self.limiters["search"], payload)
-        docs = body.get("documents") if isinstance(body, dict) else None
-        return [_source(d, "id") for d in docs or [] if isinstance(d, dict)]
-
-    async def query(
-        self, question: str, *, max_tokens: int | None = None, temperature: float | None = None
-    ) -> tuple[str, list[Source]]:
-        """The knowledge base's answer to ``question`` and the documents it used."""
-        options = {"maxTokens": max_tokens, "temperature": temperature}
-        payload: dict[str, Any] = {"chatModelId": self.chat_model_id, "query": question}
-        if any(v is not None for v in options.values()):
-            payload["options"] = {k: v for k, v in options.items() if v is not None}
-        body = await self._post("/chat/query", self.limiters["query"], payload)
-        if not isinstance(body, dict):
-            return "", []
-        sources = [
-            _source(s, "documentId") for s in body.get("sources") or [] if isinstance(s, dict)
-        ]
-        return str(body.get("response") or ""), sources
 
 
 def _source(entry: dict[str, Any], id_key: str) -> Source:

@@ -19,27 +19,38 @@ them to Scrapy and owns the *policy*:
 - ``INVALID_TOKEN`` / ``INVALID_MODEL_ID`` / ``QUOTA_EXCEEDED``: stop the crawl, keep
   everything in the outbox, exit non-zero (see :mod:`crawler.commands.crawl`).
 - outage (retries exhausted): stop sending, keep every batch pending for the next run.
+
+Items are read through ``itemadapter`` (:func:`crawler.items.page_of`), so any Scrapy
+project's spider yielding ``title``/``content``/``url``/``metadata`` items is delivered
+with this pipeline in its ``ITEM_PIPELINES``; the site is then the spider's name and the
+``KB_*`` settings it leaves unset take kbcrawler's defaults (:func:`kb_settings`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import os
 import re
 import shlex
+import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import CloseSpider
+from scrapy.settings import BaseSettings
 
+from crawler.config import SiteConfig
+from crawler.items import ItemRefused, PageItem, page_of
 from pipelines.batch import SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
-    ImportClient,
     ImportResult,
+    KBClient,
     KBError,
     KBFatal,
     KBInvalidRequest,
@@ -48,15 +59,13 @@ from pipelines.client import (
 )
 from pipelines.outbox import Outbox, PendingBatch, write_atomic
 from pipelines.redact import install_redaction
-from pipelines.split import resplit_page, split_document, with_metadata
+from pipelines.split import MIN_MAX_CHARS, resplit_page, split_document, with_metadata
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy import Spider
     from scrapy.crawler import Crawler
-
-    from crawler.items import PageItem
 
 logger = logging.getLogger(__name__)
 
@@ -68,19 +77,64 @@ def flush_command(spider: Spider) -> str:
     """The command that sends this site's outbox, as the user can type it.
 
     A site given as ``-a config=PATH`` is flushed the same way (``scrapy kb-flush site
-    -a config=PATH``); a configured site by its spider name.
+    -a config=PATH``); a configured site by its spider name; another project's spider (no
+    site file, no kb-flush command there) by its next crawl.
     """
+    if not isinstance(getattr(spider, "site", None), SiteConfig):
+        return f"scrapy crawl {spider.name}"
     config = getattr(spider, "config_path", None)
     if config:
         return f"scrapy kb-flush site -a config={shlex.quote(os.path.abspath(config))}"
     return f"scrapy kb-flush {spider.name}"
 
 
+@dataclass(frozen=True)
+class DeliverySite:
+    """What delivery needs to know of the site: its name (``KB_OUTBOX/<name>``,
+    ``KB_STATE_DIR/<name>``), its split limit (characters) and its chat model id."""
+
+    name: str
+    max_document_chars: int
+    chat_model_id: str | None
+
+
+def delivery_site(spider: Spider, settings: BaseSettings) -> DeliverySite:
+    """The site file of our spider; for another project's spider, its name and the settings
+    (``KB_MAX_DOCUMENT_CHARS``; the chat model id is then ``KB_CHAT_MODEL_ID``'s)."""
+    site = getattr(spider, "site", None)
+    if isinstance(site, SiteConfig):
+        return DeliverySite(site.name, site.max_document_chars, site.chat_model_id)
+    return DeliverySite(spider.name, settings.getint("KB_MAX_DOCUMENT_CHARS"), None)
+
+
+def kb_settings(settings: BaseSettings) -> BaseSettings:
+    """``settings`` over kbcrawler's ``KB_*`` defaults: a copy, every ``KB_*`` name set.
+
+    Another Scrapy project that only puts this pipeline in ``ITEM_PIPELINES`` gets the
+    defaults of kbcrawler's settings (``settings/__init__.py``, loaded from its file, so a
+    project's own top-level ``settings`` module cannot stand in for it; the environment
+    variables of CONTRACT.md are read there); its own settings (project, ``-s``) win.
+    """
+    path = Path(__file__).resolve().parents[1] / "settings" / "__init__.py"
+    module = sys.modules.get("settings")  # our own project's settings module, when loaded
+    if module is None or Path(getattr(module, "__file__", None) or "").resolve() != path:
+        spec = importlib.util.spec_from_file_location(
+            "kbcrawler_default_settings", path, submodule_search_locations=[str(path.parent)]
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    defaults = {k: v for k, v in vars(module).items() if k.startswith("KB_")}
+    merged = BaseSettings(defaults, priority="default")
+    merged.update(settings)
+    return merged
+
+
 class KnowledgeBasePipeline:
     """Delivers every page's documents: to the API with a token, else to JSON Lines files."""
 
     def __init__(self, crawler: Crawler):
-        s = crawler.settings
+        s = self.settings = kb_settings(crawler.settings)
         self.crawler = crawler
         self.stats = crawler.stats
         self.token = os.environ.get(TOKEN_ENV, "").strip()
@@ -89,6 +143,7 @@ class KnowledgeBasePipeline:
         self.state_root = s.get("KB_STATE_DIR")
         self.default_model = s.get("KB_CHAT_MODEL_ID")
         self.floor = s.getint("KB_MIN_DOCUMENT_CHARS")
+        self.lang_sample_chars = s.getint("KB_LANG_SAMPLE_CHARS")
         self.batcher: Batcher[tuple[dict[str, Any], bytes]] = Batcher(
             max_docs=min(100, s.getint("KB_MAX_BATCH_DOCS")),
             max_bytes=s.getint("KB_MAX_BATCH_BYTES"),
@@ -105,7 +160,7 @@ class KnowledgeBasePipeline:
             "log_wait_seconds": s.getfloat("KB_LOG_WAIT_SECONDS"),
         }
         self.senders = max(1, s.getint("KB_MAX_IN_FLIGHT"))
-        self.client: ImportClient | None = None
+        self.client: KBClient | None = None
         self.outbox: Outbox | None = None
         self.queue: asyncio.Queue[PendingBatch | None] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
@@ -131,11 +186,17 @@ class KnowledgeBasePipeline:
     # -- lifecycle ---------------------------------------------------------------------
     async def open_spider(self, spider: Spider | None = None) -> None:
         spider = self.crawler.spider
-        site = spider.site
+        site = delivery_site(spider, self.settings)
         self.site_name = site.name
         self.flush_hint = flush_command(spider)
         if getattr(self.crawler, "kb_locked_out", False):
             return  # another run of this site owns the outbox
+        if site.max_document_chars < MIN_MAX_CHARS:
+            logger.error(
+                "KB_MAX_DOCUMENT_CHARS is %d: it must be at least %d",
+                site.max_document_chars, MIN_MAX_CHARS,
+            )  # fmt: skip
+            raise CloseSpider("kb_bad_setting")
         self.outbox = Outbox(self.outbox_root, site.name)
         self.max_chars = min(site.max_document_chars, self._learned_limit() or 10**9)
         if not self.token:
@@ -150,7 +211,7 @@ class KnowledgeBasePipeline:
             logger.error("No chat model id: set chat_model_id in the site file or KB_CHAT_MODEL_ID")
             self.stats.set_value("kb/fatal", "NO_MODEL_ID")
             raise CloseSpider("kb_no_model_id")
-        self.client = ImportClient(
+        self.client = KBClient(
             self.api_url, self.token, model, on_event=self.stats.inc_value, **self.client_options
         )
         await self._check_credentials()
@@ -194,8 +255,14 @@ class KnowledgeBasePipeline:
             self.client.base, problem,
         )  # fmt: skip
 
-    def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
-        parts = self._split(item)
+    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        """Split the item's page, write or batch its documents; returns the item as it came.
+
+        Any item itemadapter reads (see :func:`crawler.items.page_of`); one that cannot be a
+        document is dropped (``DropItem``, the stat ``kb/dropped/<reason>``).
+        """
+        page = self._page(item)
+        parts = self._split(page)
         self.stats.inc_value("kb/pages")
         if len(parts) > 1:
             self.stats.inc_value("kb/pages_split")
@@ -205,22 +272,22 @@ class KnowledgeBasePipeline:
             self.outbox.write_documents(parts)
             self.stats.inc_value("kb/documents_written", len(parts))
             return item
-        self.outstanding[item.url] = self.outstanding.get(item.url, 0) + len(parts)
-        self.unbatched[item.url] = self.unbatched.get(item.url, 0) + len(parts)
-        self.pages_info[item.url] = {
-            "fingerprint": item.fingerprint or item.content_hash,
-            "links": item.links,
-            "etag": item.etag,
-            "last_modified": item.last_modified,
-            "lastmod": item.lastmod,
+        self.outstanding[page.url] = self.outstanding.get(page.url, 0) + len(parts)
+        self.unbatched[page.url] = self.unbatched.get(page.url, 0) + len(parts)
+        self.pages_info[page.url] = {
+            "fingerprint": page.fingerprint or page.content_hash,
+            "links": page.links,
+            "etag": page.etag,
+            "last_modified": page.last_modified,
+            "lastmod": page.lastmod,
             "parts": len(parts),
             "limit": self.max_chars,  # split at
             "run": self.run_tag,
             # What a re-split after DOCUMENT_TOO_LARGE needs to split the page again whole.
-            "title": item.document.get("title") or "",
+            "title": page.document.get("title") or "",
         }
-        if item.anchors and len(item.document.get("content") or "") > self.floor:
-            self.pages_info[item.url]["anchors"] = item.anchors  # never split otherwise
+        if page.anchors and len(page.document.get("content") or "") > self.floor:
+            self.pages_info[page.url]["anchors"] = page.anchors  # never split otherwise
         now = time.monotonic()
         encoded = [encode_document(part) for part in parts]
         size = sum(len(raw) + SEPARATOR_BYTES for raw in encoded)
@@ -242,6 +309,14 @@ class KnowledgeBasePipeline:
             for batch in self.batcher.add((part, raw), now, len(raw) + SEPARATOR_BYTES):
                 self._enqueue(batch)
         return item
+
+    def _page(self, item: Any) -> PageItem:
+        """The item's page (:func:`crawler.items.page_of`); DropItem counted by its reason."""
+        try:
+            return page_of(item, site=self.site_name, lang_sample_chars=self.lang_sample_chars)
+        except ItemRefused as exc:
+            self.stats.inc_value(f"kb/dropped/{exc.reason}")
+            raise
 
     def _split(self, item: PageItem) -> list[dict[str, Any]]:
         """The page's documents; the worker's parts when it split at today's limit."""

@@ -138,10 +138,6 @@ class Outbox:
             return None
         return PendingBatch(path, docs, data.get("pages") or {}, attempts, True)
 
-    def load_pending(self) -> list[PendingBatch]:
-        """Batches left by earlier runs, oldest first, read into memory."""
-        return [batch for path in self.pending_paths() if (batch := self.load(path))]
-
     def done(self, batch: PendingBatch) -> None:
         """The API accepted the batch (or what was left of it was quarantined)."""
         with contextlib.suppress(FileNotFoundError):

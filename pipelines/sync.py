@@ -20,6 +20,7 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider
 
 from crawler.commands.crawl import failure_of
+from crawler.items import page_of, url_of
 from crawler.runrecords import Skipped, UrlRecords, records_path
 from crawler.runsummary import run_summary, summary_table
 from crawler.syncstate import SyncState, signature_of
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
     from scrapy import Spider
     from scrapy.crawler import Crawler
-
-    from crawler.items import PageItem
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +168,7 @@ class SyncPipeline:
     # -- the run's per-URL records (crawler/runrecords.py) ----------------------------
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
         """An item a pipeline dropped: recorded with the pipeline's reason."""
-        url = getattr(item, "url", None)
+        url = url_of(item)
         if self.records is None or not url:
             return
         if isinstance(exception, Skipped):
@@ -180,12 +179,18 @@ class SyncPipeline:
 
     def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
         """A pipeline raised on an item (not DropItem): recorded, with the error."""
-        url = getattr(item, "url", None)
+        url = url_of(item)
         if self.records is not None and url:
             detail = f"{type(failure.value).__name__}: {failure.value}"
             self.records.record(url, "item_error", detail=detail)
 
-    def process_item(self, item: PageItem, spider: Spider | None = None) -> PageItem:
+    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        # Any item itemadapter reads; another project's becomes the PageItem it stands for.
+        item = page_of(
+            item,
+            site=self.crawler.spider.name,
+            lang_sample_chars=self.crawler.settings.getint("KB_LANG_SAMPLE_CHARS"),
+        )
         item.fingerprint = (
             self.state.fingerprint(item.content_hash) if self.state else item.content_hash
         )

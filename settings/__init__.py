@@ -69,6 +69,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's, with the requests it drops when scheduled recorded (same place, 50).
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.middlewares.OffsiteMiddleware": 49,
     # Before RedirectMiddleware (600) sees a response, and before the download.
     "crawler.middlewares.HostGuardMiddleware": 50,
     # After RobotsTxtMiddleware (100) has parsed the host's robots.txt.
@@ -97,12 +100,13 @@ KB_STATE_DIR = os.environ.get("KB_STATE_DIR") or ".kbstate"
 if _project_root() is not None:  # no scrapy.cfg (scrapyd): crawl resolves them and warns
     KB_OUTBOX, KB_STATE_DIR = str(_resolve(KB_OUTBOX)), str(_resolve(KB_STATE_DIR))
 
-# Site-file defaults (a site file's own key wins).
-KB_MAX_DOCUMENT_CHARS = 20_000
+# Defaults of the site-file keys max_document_chars, min_chars, max_pages and max_depth:
+# a site file's own key wins over them (crawler.config.SiteConfig.with_settings decides).
+KB_MAX_DOCUMENT_CHARS = 20_000  # a document's content never exceeds this; longer pages split
 KB_MIN_DOCUMENT_CHARS = 1_000  # floor when the server says DOCUMENT_TOO_LARGE
 KB_MIN_CHARS = 200  # thinner pages are skipped (skipped/thin)
-KB_MAX_PAGES = 5_000
-KB_MAX_DEPTH = 5
+KB_MAX_PAGES = 5_000  # pages sent to extraction, per run
+KB_MAX_DEPTH = 5  # link depth from start_urls
 
 # Extraction worker pool.
 KB_EXTRACT_WORKERS = 0  # 0 = one per core

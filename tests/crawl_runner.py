@@ -96,8 +96,9 @@ def run_scrapy(
     env: dict[str, str] | None = None,
     timeout: float = 240,
     settings: dict[str, Any] | None = None,
+    cwd: Path = REPO_ROOT,
 ) -> CrawlResult:
-    """``scrapy <args>`` from the repo root, with test-friendly fast settings."""
+    """``scrapy <args>`` from ``cwd`` (the repo root), with test-friendly fast settings."""
     cmd = [sys.executable, "-m", "scrapy", *args]
     fast = {
         "AUTOTHROTTLE_ENABLED": "False",
@@ -112,7 +113,7 @@ def run_scrapy(
         cmd += ["-s", f"{key}={value}"]
     proc = subprocess.run(
         cmd,
-        cwd=REPO_ROOT,
+        cwd=cwd,
         env=env if env is not None else crawl_env(tmp_path),
         capture_output=True,
         text=True,

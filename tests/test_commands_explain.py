@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from crawler.runrecords import read_url_records
 from tests.crawl_runner import CrawlResult, crawl_env, crawl_site, run_scrapy, write_site
 from tests.servers.kbapi import running_kbapi
 from tests.servers.website import running_website
@@ -130,3 +131,40 @@ def test_the_runs_per_url_records_are_shown(crawled: Any) -> None:
     ), result.stdout
     data = json.loads(explain(crawled, "/private/internal-notes.html", "--json").stdout)
     assert [r["reason"] for r in data["history"]["runs"]] == ["robots"]
+
+
+ROBOTS_CASES = {
+    "": "thin",
+    "a.html": "thin",  # X-Robots-Tag for images only
+    "b.html": "thin",  # X-Robots-Tag for another bot
+    "c.html": "noindex",  # X-Robots-Tag: noindex
+    "d.html": "noindex",  # X-Robots-Tag: kbcrawler: noindex
+    "e.html": "noindex",  # <meta name="kbcrawler" content="noindex">
+    "f.html": "thin",  # meta tags for another bot and for snippets
+}
+
+
+def test_kb_explain_and_the_crawl_give_the_same_reason(tmp_path: Path) -> None:
+    """One rule decides (crawler/extract/skip.py), with the same options: the site file's
+    content_selector (here each page's <h1> only, so every page is thin) counts in kb-explain
+    too, and a noindex page is noindex whether its header or its meta says so."""
+    with running_website(tmp_path) as site:
+        base = site.url + "/cases/robots-tags/"
+        config = write_site(
+            tmp_path, "agree", start_urls=[base], allow=["/cases/robots-tags/"],
+            content_selector="h1",
+        )  # fmt: skip
+        env = crawl_env(tmp_path)
+        result = crawl_site(config, tmp_path, env=env)
+        assert "Traceback" not in result.stderr, result.stderr[-3000:]
+        (report,) = result.reports("agree")
+        crawl = {
+            r["url"].removeprefix(base): r["reason"]
+            for r in read_url_records(report["url_records"])
+        }
+        assert {page: crawl.get(page) for page in ROBOTS_CASES} == ROBOTS_CASES
+        for page, reason in ROBOTS_CASES.items():
+            args = ["kb-explain", "site", "-a", f"config={config}", base + page, "--json"]
+            data = json.loads(run_scrapy(args, tmp_path, env=env).stdout)
+            rule = "noindex" if reason == "noindex" else "thin or empty"
+            assert data["delivered"] is False and data["reason"].startswith(rule), (page, data)

@@ -89,3 +89,40 @@ def test_no_token_and_refusals_are_one_clear_line(crawled: Any, tmp_path: Path) 
     other = write_site(tmp_path, "other", start_urls=["https://x.org/"], chat_model_id="nope")
     result = run_scrapy(["kb-search", "site", "-a", f"config={other}", "x"], tmp, env=env)
     assert result.returncode == 3 and "(INVALID_MODEL_ID)" in result.stderr
+
+
+def test_search_rides_out_a_server_error_and_a_dropped_connection(crawled: Any) -> None:
+    _, _, api, _, _ = crawled
+    api.configure(search_fail_5xx=1, fail_status=502, search_drop=1)
+    try:
+        result = kb(crawled, "kb-search", "conflict", "--json")
+        searches = api.searches()
+    finally:
+        api.configure(search_fail_5xx=0, search_drop=0, fail_status=503)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout), "no document found after the retries"
+    assert [(s.get("fault"), s["status"]) for s in searches[-3:]] == [
+        ("drop", None),
+        ("fail_5xx", 502),
+        (None, 200),
+    ]
+
+
+def test_search_through_an_outage_is_unavailable_exit_6(crawled: Any) -> None:
+    _, _, api, _, _ = crawled
+    before = len(api.searches())
+    api.configure(outage=True)
+    try:
+        tmp, _, _, config, env = crawled
+        result = run_scrapy(
+            ["kb-search", "site", "-a", f"config={config}", "conflict"], tmp, env=env,
+            settings={"KB_MAX_RETRIES": 1},
+        )  # fmt: skip
+        tried = len(api.searches()) - before
+    finally:
+        api.configure(outage=False)
+    assert result.returncode == 6
+    assert result.stderr.strip().splitlines()[-1] == (
+        "kbcrawler: the knowledge base is unavailable (HTTP_503: Service Unavailable)"
+    )
+    assert tried == 2  # the first try and KB_MAX_RETRIES=1 retry

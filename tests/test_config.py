@@ -64,7 +64,8 @@ def test_defaults_and_derived_values(tmp_path: Path) -> None:
     site = load_site_file(path)
     assert site.name == "docs"
     assert site.domains == ["cdn.example.com", "docs.example.com"]
-    assert site.follow_links and site.max_document_chars == 20000
+    assert site.follow_links and site.max_document_chars is None  # KB_MAX_DOCUMENT_CHARS decides
+    assert site.with_settings(None).max_document_chars == 20000
     assert site.forced_language is None
 
 
@@ -140,6 +141,8 @@ def test_a_single_value_where_a_list_is_expected_is_accepted(tmp_path: Path) -> 
         ("KB_EXTRACT_WORKERS", "-1", "expected a whole number of at least 0"),
         ("KB_FLUSH_SECONDS", "soon", "expected a number of at least 0.01"),
         ("KB_FULL_SYNC", "perhaps", "expected true or false"),
+        ("KB_MAX_PAGES", "0", "expected a whole number of at least 1"),
+        ("KB_MAX_DEPTH", "-1", "expected a whole number of at least 0"),
     ],
 )
 def test_a_bad_setting_is_one_line_and_exit_2(

@@ -87,7 +87,7 @@ def test_happy_path_posts_everything_in_batches(tmp_path: Path, website: Any) ->
     assert result.returncode == 0, result.stderr[-3000:]
     _assert_all_accounted(result, accepted, website)
     assert not result.pending(SITE) and not result.rejected(SITE)
-    assert all(1 <= r["documents"] <= 100 for r in requests)
+    assert requests and all(1 <= r["documents"] <= 100 for r in requests)
     assert len(docs) == result.stat("kb/documents_posted")
     assert all(d["metadata"]["language"] for d in docs)
     assert "kbcrawler summary:" in result.log
@@ -204,7 +204,7 @@ def test_document_too_large_splits_smaller_and_remembers(tmp_path: Path, website
         assert result.returncode == 0, result.stderr[-3000:]
         assert result.log.count("DOCUMENT_TOO_LARGE): splitting at") == 1
         docs = api.documents()
-        assert all(len(d["content"]) <= 1200 for d in docs)
+        assert docs and all(len(d["content"]) <= 1200 for d in docs)
         assert result.stat("kb/resplit_documents") >= 1
         # "N split pages" counts the pages split after the 413 too: pages of >1 document.
         per_page = Counter(d["metadata"]["source_url"] for d in docs)
@@ -440,12 +440,9 @@ def test_wrong_credentials_stop_the_run_before_any_page_request(
 ) -> None:
     with running_kbapi(tmp_path, **{"token": TOKEN, "model_id": MODEL, **server}) as api:
         env = _env(tmp_path, api, model=client.get("model", MODEL))
-        started = time.monotonic()
         result = crawl_site(_site_file(tmp_path, website), tmp_path, env=env)
-        elapsed = time.monotonic() - started
         searches, imports = api.searches(), api.requests()
     assert result.returncode == 3, result.stderr[-3000:]
-    assert elapsed < 15, elapsed  # Scrapy's start-up and one search, not a crawl
     assert website.requests() == []  # not even robots.txt
     assert imports == []
     assert [(s["limit"], s["error"]) for s in searches] == [(1, code)]

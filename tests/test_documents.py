@@ -12,6 +12,7 @@ from crawler.config import ConfigError, parse_site_config
 from crawler.documentkinds import document_kind
 from crawler.documents import extract_document, file_title, normalize_pdf_text, pdf_date
 from crawler.options import ExtractOptions
+from crawler.robots_directives import RobotsDirectives
 from crawler.runrecords import read_url_records
 from tests.crawl_runner import CrawlResult, crawl_env, crawl_site, run_scrapy, write_site
 from tests.servers.kbapi import running_kbapi
@@ -166,6 +167,20 @@ def test_scanned_pdf_is_skipped_as_no_text() -> None:
 def test_short_document_is_thin_and_forced_language_wins() -> None:
     page = _extract("quay-rules.pdf", min_chars=1000, forced_language="nl")
     assert (page.skip_reason, page.language) == ("thin", "nl")
+
+
+def test_x_robots_tag_noindex_decides_before_the_text() -> None:
+    """The same rule as pages (crawler/extract/skip.py): noindex first, then thin."""
+    body = (FIXTURES / "quay-rules.pdf").read_bytes()
+    url = "https://x.test/library/quay-rules.pdf"
+    noindex = RobotsDirectives(noindex=True)
+    for options in (ExtractOptions(), ExtractOptions(min_chars=1000)):
+        page = extract_document(body, url, "pdf", options, header=noindex)
+        assert (page.skip_reason, page.content, page.noindex) == ("noindex", "", True)
+    scan = (FIXTURES / "scan.pdf").read_bytes()  # unreadable comes first
+    assert extract_document(scan, url, "pdf", ExtractOptions(), header=noindex).skip_reason == (
+        "no_text"
+    )
 
 
 def test_broken_files_are_parse_errors() -> None:

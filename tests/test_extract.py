@@ -1,4 +1,5 @@
-"""Golden-style tests for crawler.extract on hand-written pages in tests/fixtures/pages/."""
+"""Golden-style tests for crawler.extract (the package's stages, through
+:func:`crawler.extract.core.extract_page`) on hand-written pages in tests/fixtures/pages/."""
 
 from __future__ import annotations
 
@@ -6,21 +7,19 @@ import json
 import pickle
 import statistics
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from lxml.html import HtmlElement
 
-from crawler import extract as extract_module
-from crawler.extract import (
-    ExtractedPage,
-    ExtractOptions,
-    anchor_for_heading,
-    clean_title,
-    content_fingerprint,
-    extract_page,
-    title_from_url,
-)
+from crawler.extract import core, parse, trafilatura_text
+from crawler.extract.core import extract_page
+from crawler.extract.headings import anchor_for_heading
+from crawler.extract.result import ExtractedPage
+from crawler.extract.text import content_fingerprint
+from crawler.extract.titles import clean_title, title_from_url
+from crawler.options import ExtractOptions
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 DOCS_URL = "https://docs.acme.example/docs/sync/getting-started/"
@@ -351,8 +350,8 @@ def test_html_is_parsed_once_and_tree_is_passed_to_trafilatura(
 ) -> None:
     parses: list[int] = []
     inputs: list[object] = []
-    real_parse = extract_module.document_fromstring
-    real_extract = extract_module.trafilatura.extract
+    real_parse = parse.document_fromstring
+    real_extract = trafilatura_text.trafilatura.extract
 
     def counting_parse(*args: object, **kwargs: object) -> HtmlElement:
         parses.append(1)
@@ -362,8 +361,8 @@ def test_html_is_parsed_once_and_tree_is_passed_to_trafilatura(
         inputs.append(filecontent)
         return real_extract(filecontent, **kwargs)
 
-    monkeypatch.setattr(extract_module, "document_fromstring", counting_parse)
-    monkeypatch.setattr(extract_module.trafilatura, "extract", recording_extract)
+    monkeypatch.setattr(parse, "document_fromstring", counting_parse)
+    monkeypatch.setattr(trafilatura_text.trafilatura, "extract", recording_extract)
     page = extract_page(html, LARGE_URL)
     assert page.skip_reason is None
     assert page.extractor == extractor
@@ -656,7 +655,7 @@ def test_content_fingerprint_normalizes_whitespace() -> None:
 
 
 def test_results_are_picklable_and_json_serialisable(docs: ExtractedPage) -> None:
-    data = docs.to_dict()
+    data = asdict(docs)
     assert json.loads(json.dumps(data)) == data
     assert set(data) == {
         "url",
@@ -690,4 +689,4 @@ def test_deterministic(docs: ExtractedPage) -> None:
 
 
 def test_warm_up_runs() -> None:
-    extract_module.warm_up()
+    core.warm_up()

@@ -14,13 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import (
-    ExtractedPage,
-    ExtractOptions,
-    clean_title,
-    extract_page,
-    qualify_title,
-)
+from crawler.extract.core import extract_page
+from crawler.extract.result import ExtractedPage
+from crawler.extract.titles import clean_title, qualify_title
+from crawler.options import ExtractOptions
 from pipelines.split import split_document
 from tests.crawl_runner import crawl_site, write_site
 from tests.servers.website import running_website

@@ -157,6 +157,10 @@ def test_deterministic_across_calls() -> None:
         ("eng", "en"),
         ("deu", "de"),
         ("iw", "he"),
+        ("ger", "de"),  # ISO 639-2/B
+        ("cmn", "zh"),  # an individual language: its macrolanguage's code
+        ("tl", "tl"),  # ISO 639-1 although CLDR prefers 'fil'
+        ("fil", None),  # no ISO 639-1 code
         ("xx", None),
         ("und", None),
         ("x-default", None),
@@ -167,6 +171,12 @@ def test_deterministic_across_calls() -> None:
 )
 def test_normalize_lang(raw: str | None, expected: str | None) -> None:
     assert normalize_lang(raw) == expected
+
+
+def test_iso_639_1_is_the_current_two_letter_codes() -> None:
+    assert len(language.ISO_639_1) == 184
+    assert {"en", "fr", "zh", "tl", "bh"} <= language.ISO_639_1
+    assert not {"iw", "in", "ji", "jw", "mo", "sh", "xx"} & language.ISO_639_1
 
 
 def test_detect_language_always_returns_iso_639_1() -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from crawler.appshell import app_shell_reason
 from crawler.config import ConfigError, parse_site_config
+from crawler.extract.result import ExtractedPage, PageResult
 from crawler.render import RenderPolicy, is_document_url, playwright_version, render_prefix
 from crawler.runrecords import read_url_records
 from settings import KB_BROWSER_PATH
@@ -103,10 +104,10 @@ def test_app_shell_check_is_cheap() -> None:
         + "</script><p>Footer</p></body></html>"
     )
     app_shell_reason(html)
-    start = time.perf_counter()
+    start = time.process_time()  # this process's CPU time: other load on the machine is not ours
     for _ in range(20):
         assert app_shell_reason(html) == "mount_point"
-    assert (time.perf_counter() - start) / 20 < 0.02  # seconds per page
+    assert (time.process_time() - start) / 20 < 0.02  # seconds per page
 
 
 def test_render_prefix_and_documents() -> None:
@@ -125,26 +126,29 @@ def _policy(mode: str) -> RenderPolicy:
     return RenderPolicy(site, 5.0, get_crawler())
 
 
+def extracted(skip_reason: str | None, app_shell: str | None = None) -> PageResult:
+    """A worker's result for a page with this skip reason and application-shell verdict."""
+    page = ExtractedPage("https://a.example/x", skip_reason=skip_reason)
+    return PageResult(page, app_shell=app_shell)
+
+
 def test_render_policy_decisions() -> None:
     always = _policy("always")
     assert always.request_meta("https://a.example/guide")["kb_render"] == "always"
     assert always.request_meta("https://a.example/guide")["playwright"] is True
     assert always.request_meta("https://a.example/files/a.pdf") == {}  # never the browser
     auto = _policy("auto")
-    shell = {"skip_reason": "thin", "app_shell": "mount_point"}
+    shell = extracted("thin", "mount_point")
     assert auto.request_meta("https://a.example/app/one") == {}  # plain HTTP first
     assert auto.after_extraction("https://a.example/app/one", shell, None) == "mount_point"
     assert auto.request_meta("https://a.example/app/two")["kb_render"] == "prefix"
     assert auto.request_meta("https://a.example/other/two") == {}
     # a rendered page still thin: that prefix goes back to plain HTTP, shells there included
-    assert (
-        auto.after_extraction("https://a.example/app/two", {"skip_reason": "thin"}, "prefix")
-        is None
-    )
+    assert auto.after_extraction("https://a.example/app/two", extracted("thin"), "prefix") is None
     assert auto.request_meta("https://a.example/app/three") == {}
     assert auto.after_extraction("https://a.example/app/three", shell, None) is None
     # a page with enough text is never rendered, whatever its HTML looks like
-    full = {"skip_reason": None, "app_shell": None}
+    full = extracted(None)
     assert auto.after_extraction("https://a.example/b/page", full, None) is None
     assert auto.crawler.stats.get_value("render/auto/mount_point") == 1
 

@@ -420,3 +420,42 @@ def test_kb_schedule_errors_are_one_line_and_non_zero(deployed: Scrapyd) -> None
     assert len(down.stderr.strip().splitlines()) == 1
     assert down.stderr.startswith("kbcrawler: cannot reach scrapyd at http://127.0.0.1:")
     assert not deployed.jobs()["pending"]
+
+
+def test_kb_schedule_gives_up_on_a_silent_scrapyd(deployed: Scrapyd) -> None:
+    """A server that accepts the connection and never answers: one line, exit 1, within
+    --timeout (scrapyd-client's calls have no timeout of their own)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        result = kb_schedule(deployed, "--all", "--timeout", "2", url=url)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"kbcrawler: scrapyd at {url}: no answer to listspiders.json within 2 s"
+    ]
+    assert elapsed < 60  # the deadline, not the subprocess timeout, ended it
+
+
+def test_kb_schedule_without_scrapyd_client_says_what_to_install() -> None:
+    """scrapyd-client is the optional extra '[scrapyd]': without it, one line and exit 2,
+    while every other command still loads (Scrapy imports every command module)."""
+    blocked = (
+        "import sys; sys.modules['scrapyd_client'] = None; "
+        "from scrapy.cmdline import execute; execute(sys.argv[1:])"
+    )
+    env = clean_env(PYTHONPATH=str(REPO_ROOT))
+    run = [sys.executable, "-c", blocked, "scrapy"]
+    result = subprocess.run(
+        [*run, "kb-schedule", "--all"], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "kbcrawler: kb-schedule needs scrapyd-client: pip install 'kbcrawler[scrapyd]' "
+        "(or pip install scrapyd-client)"
+    ]
+    listed = subprocess.run([*run, "list"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert "site" in listed.stdout.split()

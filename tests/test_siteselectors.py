@@ -8,7 +8,8 @@ import pytest
 from lxml.html import document_fromstring
 
 from crawler.config import ConfigError, parse_site_config
-from crawler.extract import ExtractOptions, extract_page
+from crawler.extract.core import extract_page
+from crawler.options import ExtractOptions
 from crawler.runrecords import read_url_records
 from crawler.sitefiles import markdown_links
 from crawler.siteselectors import compile_title_suffix, remove_title_suffix, site_selectors

@@ -277,8 +277,8 @@ def test_request_log(site: WebsiteHandle) -> None:
     assert log[1]["if_modified_since"] == "Thu, 15 Jan 2026 00:00:00 GMT"
     assert log[0]["host"] == urlsplit(site.url).netloc and log[0]["time"] <= time.time()
     try:  # the "other host" listener logs too (absent on systems without 127.0.0.2)
-        httpx.get(f"{site.offsite_url}/en/guide.html", trust_env=False, timeout=2)
-    except httpx.TransportError:
+        httpx.get(f"{site.offsite_url}/en/guide.html", trust_env=False, timeout=30)
+    except httpx.ConnectError:  # no listener there; a slow answer is not a pass
         pass
     else:
         assert site.requests()[-1]["host"].startswith(E.OFFSITE_LISTENER_HOST + ":")

@@ -14,13 +14,12 @@ One line per site on stdout; errors are one line on stderr and a non-zero exit s
 
 from __future__ import annotations
 
-import base64
-import json
 import os
+import re
+import signal
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
@@ -28,27 +27,42 @@ from scrapy.exceptions import UsageError
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable, Iterator
 
 DEFAULT_SCRAPYD = "http://127.0.0.1:6800"
 DEFAULT_PROJECT = "kbcrawler"
 GENERIC_SPIDER = "site"
 # schedule.json parameters that are not spider arguments.
 RESERVED_ARGS = frozenset({"project", "spider", "setting", "jobid", "priority", "_version", "_job"})
-TIMEOUT = 120.0  # the first listspiders.json after a deploy runs `scrapy list` in the egg
+TIMEOUT = 120  # seconds; the first listspiders.json after a deploy runs `scrapy list` in the egg
+MISSING_CLIENT = (
+    "kb-schedule needs scrapyd-client: pip install 'kbcrawler[scrapyd]' (or pip install "
+    "scrapyd-client)"
+)
 
 EXIT_OK = 0
 EXIT_SCRAPYD = 1  # scrapyd unreachable or refused a call
-EXIT_USAGE = 2  # unknown site, bad option
+EXIT_USAGE = 2  # unknown site, bad option, scrapyd-client not installed
 
 
 class ScrapydError(Exception):
     """scrapyd could not be reached or answered with an error; the message is one line."""
 
 
-class Scrapyd:
-    """The few calls of scrapyd's JSON API we need (stdlib only)."""
+class ClientMissing(Exception):
+    """scrapyd-client (the optional extra ``[scrapyd]``) is not installed."""
 
-    def __init__(self, url: str, timeout: float = TIMEOUT):
+
+class Scrapyd:
+    """The calls of scrapyd's JSON API we need, through scrapyd-client's ``ScrapydClient``.
+
+    ``url`` may carry ``user:password@`` (else ``SCRAPYD_USERNAME``/``SCRAPYD_PASSWORD``);
+    :attr:`base` is the URL without them, for messages. Each call gives up after ``timeout``
+    seconds (ScrapydClient has no timeout of its own). Errors: :class:`UsageError` for a URL
+    that is not http(s), :class:`ClientMissing`, :class:`ScrapydError` from the calls.
+    """
+
+    def __init__(self, url: str, timeout: int = TIMEOUT):
         parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"--scrapyd: {url!r} is not an http(s) URL", print_help=False)
@@ -60,51 +74,44 @@ class Scrapyd:
         if ":" in parts.hostname:  # IPv6 literal
             netloc = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
         self.base = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-        self.headers = {"Accept": "application/json"}
-        if user:
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            self.headers["Authorization"] = f"Basic {token}"
         self.timeout = timeout
-        # A local scrapyd is never reached through $http_proxy.
-        local = parts.hostname in ("127.0.0.1", "::1", "localhost")
-        handlers = [urllib.request.ProxyHandler({})] if local else []
-        self.opener = urllib.request.build_opener(*handlers)
+        if parts.hostname in ("127.0.0.1", "::1", "localhost"):
+            # A local scrapyd is never reached through $http_proxy (requests reads no_proxy).
+            hosts = [os.environ.get("no_proxy") or os.environ.get("NO_PROXY"), parts.hostname]
+            os.environ["no_proxy"] = ",".join(h for h in hosts if h)
+        try:
+            from scrapyd_client import ScrapydClient  # the optional extra '[scrapyd]'
+        except ImportError:
+            raise ClientMissing(MISSING_CLIENT) from None
+        self.client = ScrapydClient(self.base, username=user or None, password=password)
 
-    def call(self, endpoint: str, params: list[tuple[str, str]], *, post: bool = False) -> Any:
-        url = f"{self.base}/{endpoint}"
-        query = urllib.parse.urlencode(params)
-        data = None
-        if post:
-            data = query.encode()
-        elif query:
-            url = f"{url}?{query}"
-        request = urllib.request.Request(url, data=data, headers=self.headers)
+    def call(self, endpoint: str, method: Callable[..., Any], *args: Any) -> Any:
+        """``method(*args)`` (a ScrapydClient call of ``endpoint``), its errors as one line."""
+        from requests import RequestException
+        from scrapyd_client.exceptions import ErrorResponse, MalformedResponse
+
         try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as exc:
+            with _deadline(self.timeout, f"scrapyd at {self.base}: no answer to {endpoint}"):
+                return method(*args)
+        except ErrorResponse as exc:
+            raise ScrapydError(f"scrapyd at {self.base}: {endpoint}: {_line(exc)}") from None
+        except MalformedResponse as exc:  # an error page (401, proxy, wrong URL): not JSON
             raise ScrapydError(
-                f"scrapyd at {self.base}: {endpoint} answered HTTP {exc.code}"
+                f"scrapyd at {self.base}: {endpoint} did not answer JSON: {_line(exc)[:100]}"
             ) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+        except RequestException as exc:
+            reason = re.search(r"\[Errno -?\d+\][^'\")]*", str(exc))
+            reason = reason.group(0).strip() if reason else type(exc).__name__
             raise ScrapydError(f"cannot reach scrapyd at {self.base} ({reason})") from None
-        try:
-            answer = json.loads(body)
-        except ValueError:
-            raise ScrapydError(f"scrapyd at {self.base}: {endpoint} did not answer JSON") from None
-        if not isinstance(answer, dict) or answer.get("status") != "ok":
-            message = answer.get("message") if isinstance(answer, dict) else answer
-            message = " ".join(str(message).split())[:300]
-            raise ScrapydError(f"scrapyd at {self.base}: {endpoint}: {message}")
-        return answer
+        except (KeyError, TypeError, RuntimeError) as exc:  # JSON without the expected keys
+            raise ScrapydError(f"scrapyd at {self.base}: {endpoint}: unexpected answer") from exc
 
     def spiders(self, project: str) -> list[str]:
-        return list(self.call("listspiders.json", [("project", project)])["spiders"])
+        return list(self.call("listspiders.json", self.client.spiders, project))
 
     def busy(self, project: str) -> dict[str, tuple[str, str]]:
         """{spider: (state, job id)} for jobs still pending or running."""
-        jobs = self.call("listjobs.json", [("project", project)])
+        jobs = self.call("listjobs.json", self.client.jobs, project)
         busy: dict[str, tuple[str, str]] = {}
         for state in ("running", "pending"):
             for job in jobs.get(state) or []:
@@ -112,10 +119,29 @@ class Scrapyd:
         return busy
 
     def schedule(self, project: str, spider: str, args: dict[str, str], settings: list[str]) -> str:
-        params = [("project", project), ("spider", spider)]
-        params += [("setting", s) for s in settings]
-        params += list(args.items())
-        return str(self.call("schedule.json", params, post=True)["jobid"])
+        params = [("setting", s) for s in settings] + list(args.items())
+        return str(self.call("schedule.json", self.client.schedule, project, spider, params))
+
+
+@contextmanager
+def _deadline(seconds: int, message: str) -> Iterator[None]:
+    """Raise :class:`ScrapydError` (``message``) when the block lasts over ``seconds``
+    (SIGALRM: this command is a process of its own, its main thread does the calls)."""
+
+    def expired(signum: int, frame: Any) -> None:
+        raise ScrapydError(f"{message} within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300]
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
@@ -163,6 +189,13 @@ class Command(ScrapyCommand):
         )
         group.add_argument("--all", action="store_true", help="every site the deployed project has")
         group.add_argument(
+            "--timeout",
+            type=int,
+            default=TIMEOUT,
+            metavar="SECONDS",
+            help=f"give up on a scrapyd call after this long (default: {TIMEOUT})",
+        )
+        group.add_argument(
             "-a",
             dest="spargs",
             action="append",
@@ -183,6 +216,8 @@ class Command(ScrapyCommand):
         super().process_options(args, opts)
         if args:
             raise UsageError(f"unexpected argument(s): {' '.join(args)}")
+        if opts.timeout < 1:
+            raise UsageError("--timeout must be at least 1 (seconds)", print_help=False)
         if opts.all == bool(opts.sites):
             raise UsageError("give either --all or one or more --site NAME")
         opts.spargs = _pairs(opts.spargs, "-a")
@@ -193,8 +228,11 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         try:
-            scrapyd = Scrapyd(opts.scrapyd)
+            scrapyd = Scrapyd(opts.scrapyd, opts.timeout)
             self.exitcode = self.schedule_sites(scrapyd, opts)
+        except ClientMissing as exc:
+            print(f"kbcrawler: {exc}", file=sys.stderr)
+            self.exitcode = EXIT_USAGE
         except ScrapydError as exc:
             print(f"kbcrawler: {exc}", file=sys.stderr)
             self.exitcode = EXIT_SCRAPYD

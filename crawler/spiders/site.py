@@ -1,22 +1,24 @@
 """The one generic spider: discovery only (sitemaps, robots.txt, links).
 
 Heavy work (HTML parsing, trafilatura, langdetect) runs in :class:`crawler.pool.ExtractionPool`
-worker processes; callbacks only await it and turn its result into a :class:`PageItem`.
+worker processes (:mod:`crawler.extract.worker`); callbacks only await it and turn its
+:class:`~crawler.extract.result.PageResult` into a :class:`PageItem`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider, signals
+from scrapy import Request, signals
+from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware as ScrapyOffsiteMiddleware
 from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import HtmlResponse, TextResponse
-from scrapy.utils._compression import _DecompressionMaxSizeExceeded
-from scrapy.utils.gz import gunzip, gzip_magic_number
+from scrapy.spiders import SitemapSpider
 from scrapy.utils.sitemap import Sitemap
 
 from crawler.config import ConfigError, SiteConfig, load_packaged_site, load_site_file
@@ -24,19 +26,20 @@ from crawler.documentkinds import document_kind, url_kind
 from crawler.items import PageItem, build_document
 from crawler.middlewares import quiet_network_tracebacks
 from crawler.named_request import NamedCallbackRequest
-from crawler.options import ExtractOptions
+from crawler.options import site_options
 from crawler.pool import ExtractionPool, PageFailed
 from crawler.render import RenderPolicy, render_settings
-from crawler.robots_directives import bot_token, header_directives
+from crawler.robots_directives import header_directives
 from crawler.runrecords import UrlRecords, download_failure_reason, url_key
 from crawler.sitefiles import (
+    DecompressedTooLarge,
     decode_text,
     llms_txt_urls,
     markdown_links,
     robots_sitemap_urls,
-    sitemap_xml,
+    sitemap_body,
 )
-from crawler.urls import host_allowed, host_of, normalize_url, url_in_rules
+from crawler.urls import normalize_url, url_in_rules
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from crawler.extract.result import PageResult
+    from crawler.robots_directives import RobotsDirectives
     from crawler.syncstate import SyncState
 
 logger = logging.getLogger(__name__)
@@ -52,6 +57,7 @@ logger = logging.getLogger(__name__)
 MAX_SITEMAP_DEPTH = 5  # index -> index -> ... -> urlset
 MAX_SITEMAP_ENTRIES = 50_000  # the sitemap protocol's own limit per file
 MAX_LINKS_PER_PAGE = 5_000
+MAX_HOST_VERDICTS = 10_000  # hosts whose on_site verdict is kept
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 
 
@@ -59,10 +65,18 @@ def truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
-class SiteSpider(Spider):
-    """Crawls one site file. ``scrapy crawl site -a config=PATH`` or a per-file subclass."""
+class SiteSpider(SitemapSpider):
+    """Crawls one site file. ``scrapy crawl site -a config=PATH`` or a per-file subclass.
+
+    A :class:`~scrapy.spiders.SitemapSpider`: ``sitemap_filter`` filters each sitemap's
+    entries as in Scrapy (override it in a subclass); the sitemaps are read by
+    :meth:`parse_sitemap`, not Scrapy's ``_parse_sitemap``, whose requests cannot carry what
+    a page needs (depth, lastmod, referer, errback) and which records nothing it drops
+    (index depth, entries per file, decompression limit, off-site sitemaps).
+    """
 
     name = "site"
+    sitemap_rules = ()  # page requests come from page_request(), not from Scrapy's rules
     site_file: str | None = None  # set on the per-file subclasses by the spider loader
 
     def __init__(
@@ -97,6 +111,8 @@ class SiteSpider(Spider):
         self.beyond_depth_unlisted = 0
         self.render: RenderPolicy | None = None  # render_js: which pages the browser renders
         self.robots_pending: set[str] = set()  # robots.txt URLs whose Sitemap lines we want
+        self.offsite: ScrapyOffsiteMiddleware | None = None  # the host rule (on_site)
+        self.host_verdicts: dict[str, bool] = {}  # host -> on_site
 
     @classmethod
     def load_config(cls, config: str | None) -> SiteConfig:
@@ -110,6 +126,7 @@ class SiteSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
+        spider.site = spider.site.with_settings(s)  # keys the site file leaves out: KB_* settings
         if not s.frozen:  # the site file's own politeness knobs, as spider-priority settings
             if spider.site.download_delay is not None:
                 s.set("DOWNLOAD_DELAY", spider.site.download_delay, priority="spider")
@@ -124,18 +141,8 @@ class SiteSpider(Spider):
             spider.full_sync = s.getbool("KB_FULL_SYNC")
         # Robots directives addressed to us: <meta name="robots">, <meta name="<token>">,
         # "<token>: noindex" in X-Robots-Tag (crawler/robots_directives.py).
-        spider.bots = tuple(
-            t for t in {bot_token(s.get("ROBOTSTXT_USER_AGENT") or s.get("USER_AGENT") or "")} if t
-        )
-        spider.options = ExtractOptions(
-            robots_meta_names=("robots", *spider.bots),
-            min_chars=spider.site.min_chars,
-            lang_sample_chars=s.getint("KB_LANG_SAMPLE_CHARS"),
-            forced_language=spider.site.forced_language,
-            content_selector=spider.site.content_selector,
-            exclude_selectors=tuple(spider.site.exclude_selectors),
-            title_suffix=spider.site.title_suffix,
-        )
+        spider.options = site_options(spider.site, s)
+        spider.bots = spider.options.bots
         spider.pool = ExtractionPool(
             s.getint("KB_EXTRACT_WORKERS"),
             timeout=s.getfloat("KB_EXTRACT_TIMEOUT"),
@@ -149,7 +156,6 @@ class SiteSpider(Spider):
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
-        crawler.signals.connect(spider._request_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
         return spider
@@ -169,8 +175,23 @@ class SiteSpider(Spider):
 
     def refuse_link(self, url: str, referer: str, depth: int) -> None:
         """A link (or sitemap entry) this crawl does not follow: off-site or denied by rule."""
-        reason = "offsite" if not host_allowed(host_of(url), self.allowed_domains) else "denied"
+        reason = "offsite" if not self.on_site(url) else "denied"
         self.skip(url, reason, referer=referer, depth=depth)
+
+    def offsite_dropped(self, request: Request) -> None:
+        """Called by :class:`crawler.middlewares.OffsiteMiddleware` for a request it drops
+        when scheduled (no errback runs): a redirect leaving the site (the redirect is
+        recorded), a page or a sitemap on a host ``allowed_domains`` leaves out."""
+        meta = request.meta
+        target = normalize_url(request.url)
+        referer, depth = _referer(request), meta.get("kb_depth")
+        if meta.get("kb_page") and meta.get("redirect_urls"):
+            origin = normalize_url(meta["redirect_urls"][0])
+            self.skip(origin, "offsite", detail=target, referer=referer, depth=depth)
+        elif meta.get("kb_page"):
+            self.skip(target, "offsite", referer=referer, depth=depth)
+        elif "kb_sitemap_level" in meta:
+            self.skip(target, "offsite", referer=referer, what="sitemap")
 
     def _request_dropped(self, request: Request) -> None:
         """The scheduler dropped a redirect's target: the redirect is recorded.
@@ -185,7 +206,7 @@ class SiteSpider(Spider):
         target = normalize_url(request.url)
         if self.url_wanted(target):
             reason = "redirect"
-        elif host_allowed(host_of(target), self.allowed_domains):
+        elif self.on_site(target):
             reason = "denied"
         else:
             reason = "offsite"
@@ -193,19 +214,6 @@ class SiteSpider(Spider):
             normalize_url(origins[0]), reason, detail=target,
             referer=_referer(request), depth=request.meta.get("kb_depth"),
         )  # fmt: skip
-
-    def _request_scheduled(self, request: Request) -> None:
-        """A redirect to another host: Scrapy's OffsiteMiddleware drops it right after this
-        signal, without a request_dropped signal or an errback; recorded here."""
-        origins = request.meta.get("redirect_urls")
-        if not origins or not request.meta.get("kb_page") or request.dont_filter:
-            return
-        target = normalize_url(request.url)
-        if not host_allowed(host_of(target), self.allowed_domains):
-            self.skip(
-                normalize_url(origins[0]), "offsite", detail=target,
-                referer=_referer(request), depth=request.meta.get("kb_depth"),
-            )  # fmt: skip
 
     def _spider_error(self, failure: Any, response: Response) -> None:
         """A callback raised (a bug, or input nobody foresaw): the page is recorded, not lost
@@ -251,10 +259,33 @@ class SiteSpider(Spider):
 
     # -- rules ------------------------------------------------------------------
     def url_wanted(self, url: str) -> bool:
-        """On an allowed host, and through the site file's allow/deny regexes."""
-        return host_allowed(host_of(url), self.allowed_domains) and url_in_rules(
-            url, self._allow, self._deny
-        )
+        """On an allowed host (:meth:`on_site`), and through the site file's allow/deny
+        regexes."""
+        return self.on_site(url) and url_in_rules(url, self._allow, self._deny)
+
+    def on_site(self, url: str) -> bool:
+        """Whether Scrapy's OffsiteMiddleware lets ``url`` through: its ``should_follow``
+        (``allowed_domains`` and their subdomains) is the crawl's one host rule. Asked once
+        per host (the rule is a host rule), from the running middleware, else from an
+        instance of it (kb-check, kb-explain: no crawl)."""
+        host = urlsplit(url).hostname or ""  # as Scrapy's rule sees it
+        verdict = self.host_verdicts.get(host)
+        if verdict is None:
+            try:
+                verdict = self._offsite().should_follow(Request(url), self)
+            except ValueError:  # not a URL Scrapy could request (mailto:, no scheme)
+                verdict = False
+            if len(self.host_verdicts) < MAX_HOST_VERDICTS:
+                self.host_verdicts[host] = verdict
+        return verdict
+
+    def _offsite(self) -> ScrapyOffsiteMiddleware:
+        if self.offsite is None:
+            with suppress(AttributeError, RuntimeError):  # no crawler, or no engine yet
+                self.offsite = self.crawler.get_downloader_middleware(ScrapyOffsiteMiddleware)
+            if self.offsite is None:  # not running: the same rule, not its filtering
+                return ScrapyOffsiteMiddleware(stats=None)
+        return self.offsite
 
     def page_request(
         self,
@@ -338,7 +369,7 @@ class SiteSpider(Spider):
         links = markdown_links(decode_text(response.body), response.url, MAX_SITEMAP_ENTRIES)
         for url in map(normalize_url, links):
             if urlsplit(url).path.endswith("/llms-full.txt"):  # a discovery file, as sitemaps:
-                on_site = host_allowed(host_of(url), self.allowed_domains)  # host rule only
+                on_site = self.on_site(url)  # host rule only
                 if on_site and not response.url.endswith("/llms-full.txt"):
                     yield self.llms_txt_request(url)
                 continue
@@ -367,18 +398,14 @@ class SiteSpider(Spider):
             logger.warning("Sitemap %s could not be parsed: %s", response.url, exc)
             return
         self.crawler.stats.inc_value("sitemap/parsed")
-        for count, entry in enumerate(self._entries(sitemap, response.url), 1):
-            if count > MAX_SITEMAP_ENTRIES:
-                self.crawler.stats.inc_value("sitemap/entries_over_limit")
-                logger.warning("Sitemap %s has over %d entries; rest ignored", response.url, count)
-                break
+        for entry in self.sitemap_filter(self._entries(sitemap, response.url)):
             loc = entry.get("loc", "")
             if not loc.startswith(("http://", "https://")):
                 continue
             if sitemap.type == "sitemapindex":
                 if level + 1 >= MAX_SITEMAP_DEPTH:
                     self.crawler.stats.inc_value("sitemap/too_deep")
-                elif host_allowed(host_of(loc), self.allowed_domains):
+                elif self.on_site(loc):
                     yield self.sitemap_request(loc, level + 1)
                 else:
                     self.skip(loc, "offsite", referer=response.url, what="sitemap")
@@ -404,37 +431,36 @@ class SiteSpider(Spider):
             yield self.page_request(url, depth=0, lastmod=lastmod, referer=response.url)
 
     def _entries(self, sitemap: Sitemap, url: str) -> Iterator[dict[str, Any]]:
-        """The sitemap's entries; a parser error part-way is counted and logged, the entries
-        before it kept."""
+        """The sitemap's first MAX_SITEMAP_ENTRIES entries (the rest counted); a parser error
+        part-way is counted and logged, the entries before it kept (Scrapy's own iteration
+        would raise into the callback)."""
         try:
-            yield from sitemap
+            for count, entry in enumerate(sitemap, 1):
+                if count > MAX_SITEMAP_ENTRIES:
+                    self.crawler.stats.inc_value("sitemap/entries_over_limit")
+                    logger.warning("Sitemap %s has over %d entries; rest ignored", url, count)
+                    return
+                yield entry
         except Exception as exc:  # lxml's errors: counted, never silent
             self.crawler.stats.inc_value("discovery/parse_error")
             logger.warning("Sitemap %s could not be parsed to its end: %s", url, exc)
 
     def _sitemap_body(self, response: Response) -> bytes | None:
-        """The XML of a sitemap, gunzipped within DOWNLOAD_MAXSIZE; None if not a sitemap."""
-        body = response.body
-        if gzip_magic_number(response):
-            try:
-                body = gunzip(body, max_size=self.max_sitemap_bytes)
-            except _DecompressionMaxSizeExceeded:
-                self.crawler.stats.inc_value("sitemap/too_large")
-                logger.warning(
-                    "Sitemap %s inflates beyond %d bytes", response.url, self.max_sitemap_bytes
-                )
-                return None
-            except (OSError, EOFError):
-                return None
-        body = sitemap_xml(body)  # BOM, UTF-16, leading whitespace
-        head = body[:2048].lower()
-        if b"<urlset" not in head and b"<sitemapindex" not in head:
+        """The XML of a sitemap (:func:`crawler.sitefiles.sitemap_body`); None if not one, or
+        if it inflates beyond DOWNLOAD_MAXSIZE (counted: Scrapy's ``_get_sitemap_body``
+        would return None for both, and raise on a corrupt gzip)."""
+        try:
+            return sitemap_body(response, self.max_sitemap_bytes)
+        except DecompressedTooLarge:
+            self.crawler.stats.inc_value("sitemap/too_large")
+            logger.warning(
+                "Sitemap %s inflates beyond %d bytes", response.url, self.max_sitemap_bytes
+            )
             return None
-        return body
 
     def _robots_sitemaps(self, body: bytes, robots_url: str, level: int = 0) -> Iterator[Request]:
         for url in robots_sitemap_urls(body, robots_url):
-            if host_allowed(host_of(url), self.allowed_domains):
+            if self.on_site(url):
                 yield self.sitemap_request(url, level)
             else:
                 self.skip(url, "offsite", referer=robots_url, what="sitemap")
@@ -483,7 +509,7 @@ class SiteSpider(Spider):
         origins = [normalize_url(u) for u in meta.get("redirect_urls", ())]
         origins = [u for u in dict.fromkeys(origins) if u != url]
         if not self.url_wanted(url):  # a redirect may have left the site
-            reason = "offsite" if not host_allowed(host_of(url), self.allowed_domains) else "denied"
+            reason = "offsite" if not self.on_site(url) else "denied"
             for origin in origins or [url]:
                 self.skip(origin, reason, detail=url, referer=referer, depth=depth)
             return
@@ -505,26 +531,27 @@ class SiteSpider(Spider):
             logger.info(
                 "max_pages (%d) reached: no more pages will be extracted", self.site.max_pages
             )
+        # The worker decides noindex/nofollow from this header and the page's <meta> tags.
         header = header_directives(response.headers.getlist(b"X-Robots-Tag"), self.bots)
         if kind is not None:
-            async for item in self.parse_document(response, kind, header.noindex, origins):
+            async for item in self.parse_document(response, kind, header, origins):
                 yield item
             return
         # Links are read at max_depth too, to record what lies beyond it.
-        read_links = self.site.follow_links and not header.nofollow
         # The knowledge-base pipeline's current split limit: the worker splits there.
         rendered = self.render.rendered(response) if self.render else None
-        page = await self._extracted(
+        result = await self._extracted(
             response, self.pool.run,
             response.text, response.url, self.options, self.site.name,
-            MAX_LINKS_PER_PAGE if read_links else 0, self._split_at(url),
-            self.render is not None and self.render.checks_shell(rendered),
+            MAX_LINKS_PER_PAGE if self.site.follow_links else 0, self._split_at(url),
+            self.render is not None and self.render.checks_shell(rendered), header,
         )  # fmt: skip
-        if page is None:
+        if result is None:
             return
+        page = result.page
         stats.inc_value("extract/pages")
         if self.render is not None:
-            render = self.render.after_extraction(url, page, rendered)
+            render = self.render.after_extraction(url, result, rendered)
             if render is not None:
                 self.pages_sent_to_extraction -= 1  # counted once, when rendered
                 yield self.page_request(
@@ -532,18 +559,18 @@ class SiteSpider(Spider):
                     render=render,
                 )  # fmt: skip
                 return
-        if page.get("discovery_error"):
+        if result.discovery_error:
             stats.inc_value("discovery/parse_error")
-            logger.warning("Could not parse %s: %s", response.url, page["discovery_error"])
-        if page.get("extractor"):
-            stats.inc_value(f"extract/path/{page['extractor']}")
-        if page["links_dropped"]:
-            stats.inc_value("discovery/links_over_limit", page["links_dropped"])
-        links = self._follow(page["links"], url, depth)
+            logger.warning("Could not parse %s: %s", response.url, result.discovery_error)
+        if page.extractor:
+            stats.inc_value(f"extract/path/{page.extractor}")
+        if result.links_dropped:
+            stats.inc_value("discovery/links_over_limit", result.links_dropped)
+        links = self._links_followed(result.links, url, depth)
         for link in links:
             yield self.page_request(link, depth + 1, referer=url)
 
-        canonical = page.get("canonical_url")
+        canonical = page.canonical_url
         if canonical and not meta.get("kb_self"):
             canonical = normalize_url(canonical)
             if canonical != url and canonical not in origins and self.url_wanted(canonical):
@@ -557,24 +584,25 @@ class SiteSpider(Spider):
                     self.deferred.setdefault(canonical, []).append((url, depth, referer))
                     yield self.page_request(canonical, depth, referer=url)
                 return
-        item = self._outcome(response, page, links, header.noindex, origins)
+        item = self._outcome(response, result, links, origins)
         if item is not None:
             yield item
 
     async def parse_document(
-        self, response: Response, kind: str, noindex: bool, origins: list[str]
+        self, response: Response, kind: str, header: RobotsDirectives, origins: list[str]
     ) -> AsyncIterator[Any]:
-        """A linked PDF or DOCX (``kind``): extracted in the worker pool
-        (:func:`crawler.pagework.process_document`), then delivered like a page."""
-        page = await self._extracted(
+        """A linked PDF or DOCX (``kind``; ``header`` its ``X-Robots-Tag`` directives):
+        extracted in the worker pool (:func:`crawler.extract.worker.process_document`), then
+        delivered like a page."""
+        result = await self._extracted(
             response, self.pool.run_document,
             response.body, response.url, kind, self.options,
-            self._split_at(normalize_url(response.url)),
+            self._split_at(normalize_url(response.url)), header,
         )  # fmt: skip
-        if page is None:
+        if result is None:
             return
         self.crawler.stats.inc_value(f"documents/{kind}")
-        item = self._outcome(response, page, [], noindex, origins)
+        item = self._outcome(response, result, [], origins)
         if item is not None:
             yield item
 
@@ -584,7 +612,7 @@ class SiteSpider(Spider):
         split_chars = getattr(self.crawler, "kb_split_chars", None)
         return (url, split_chars) if split_chars else None
 
-    async def _extracted(self, response: Response, run: Any, *args: Any) -> dict[str, Any] | None:
+    async def _extracted(self, response: Response, run: Any, *args: Any) -> PageResult | None:
         """``await run(*args)`` (the pool); None, recorded, when the worker failed."""
         try:
             return await run(*args)
@@ -598,34 +626,28 @@ class SiteSpider(Spider):
             return None
 
     def _outcome(
-        self,
-        response: Response,
-        page: dict[str, Any],
-        links: list[str],
-        noindex: bool,
-        origins: list[str],
+        self, response: Response, result: PageResult, links: list[str], origins: list[str]
     ) -> PageItem | None:
-        """The item of an extracted page or document, or None when it is skipped
-        (recorded with its reason, the sync state told it was seen)."""
+        """The item of an extracted page or document, or None when the worker gave it a
+        skip reason (recorded with it, the sync state told it was seen)."""
         url = normalize_url(response.url)
-        if not page["skip_reason"] and noindex:
-            page["skip_reason"] = "noindex"
-        if page["skip_reason"]:
+        reason = result.page.skip_reason
+        if reason:
             detail = None
-            if page["skip_reason"] == "not_html":  # a binary body served as HTML
+            if reason == "not_html":  # a binary body served as HTML
                 detail = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
             self.skip(
-                url, page["skip_reason"], detail=detail,
+                url, reason, detail=detail,
                 referer=_referer(response.request), depth=response.meta.get("kb_depth", 0),
             )  # fmt: skip
             if self.sync is not None:
                 self.sync.mark_seen(url)
                 self.sync.record_page(url, links=links, **self._validators(response))
             return None
-        self.crawler.stats.inc_value(f"lang/{page['language']}")
+        self.crawler.stats.inc_value(f"lang/{result.page.language}")
         self.crawler.stats.inc_value("discovery/content_pages")
         self.content_reached(url, *origins)
-        return self.page_item(url, page, response, links)
+        return self.page_item(url, result, response, links)
 
     def content_reached(self, *urls: str) -> None:
         """These URLs gave a document (or are unchanged since one was delivered): pages that
@@ -635,7 +657,7 @@ class SiteSpider(Spider):
             for page_url, depth, referer in self.deferred.pop(url, ()):
                 self.skip(page_url, "canonical", detail=url, referer=referer, depth=depth)
 
-    def _follow(self, found: list[str], url: str, depth: int) -> list[str]:
+    def _links_followed(self, found: list[str], url: str, depth: int) -> list[str]:
         """The links of a page this crawl follows; the others are recorded (or kept for
         the end of the run when they lie beyond max_depth)."""
         links = []
@@ -654,34 +676,36 @@ class SiteSpider(Spider):
         return links
 
     def page_item(
-        self, url: str, page: dict[str, Any], response: Response, links: list[str]
+        self, url: str, result: PageResult, response: Response, links: list[str]
     ) -> PageItem:
+        """The item of a page the worker extracted (``result``) and did not skip."""
+        page = result.page
         lastmod = response.meta.get("kb_lastmod")
         document = build_document(
             url=url,
-            title=page["title"],
-            content=page["content"],
-            language=page["language"],
+            title=page.title,
+            content=page.content,
+            language=page.language,
             site=self.site.name,
             crawled_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
             site_metadata=dict(self.site.metadata),
             page_metadata={
-                "description": page.get("description"),
-                "author": page.get("author"),
-                "published": page.get("published"),
-                "modified": page.get("modified"),
+                "description": page.description,
+                "author": page.author,
+                "published": page.published,
+                "modified": page.modified,
                 "lastmod": lastmod,
             },
         )
         return PageItem(
             url=url,
             document=document,
-            content_hash=page["content_hash"],
-            anchors=page.get("anchors") or {},
+            content_hash=page.content_hash,
+            anchors=page.anchors,
             lastmod=lastmod,
             links=links,
-            parts=page.get("parts"),
-            parts_limit=page.get("parts_limit") or 0,
+            parts=result.parts,
+            parts_limit=result.parts_limit,
             **self._validators(response),
         )
 

@@ -3,8 +3,8 @@
     pip install markdownify   # the other candidate; not a dependency of kbcrawler
     python docs/benchmarks/converter_choice.py [--per-corpus N]
 
-Each page's declared main region is found and cleaned (crawler.mainregion) and prepared
-(crawler.markdown._prepare), then converted by each library; scores are against that
+Each page's declared main region is found and cleaned (crawler.extract.mainregion) and prepared
+(crawler.extract.markdown._prepare), then converted by each library; scores are against that
 region's own HTML: words kept, headings as Markdown headings, <pre> blocks fenced, tables as
 pipe tables, <li> as list lines, and CPU per page of the conversion alone.
 """
@@ -25,8 +25,8 @@ import markdownify
 from lxml import etree
 from lxml.html import document_fromstring
 
-from crawler.mainregion import find_main_region, remove_chrome
-from crawler.markdown import _options, _prepare
+from crawler.extract.mainregion import find_main_region, remove_chrome
+from crawler.extract.markdown import _options, _prepare
 
 CORPORA = {
     "python3-doc (Sphinx)": "/usr/share/doc/python3-doc/html/**/*.html",

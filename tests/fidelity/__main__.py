@@ -140,11 +140,11 @@ def parse_stats(stderr: str) -> dict[str, float]:
 def warm_up_cpu() -> float:
     """CPU seconds an extraction worker spends before its first page (start, imports, profiles).
 
-    Measured on a process doing only :func:`crawler.pagework.warm_up`, so the benchmark can
+    Measured on a process doing only :func:`crawler.extract.worker.warm_up`, so the benchmark can
     report the cost of extraction itself on corpora of a few dozen pages.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    code = "from crawler.pagework import warm_up; warm_up()"
+    code = "from crawler.extract.worker import warm_up; warm_up()"
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)

@@ -12,7 +12,7 @@ without a rate limit, and measures on the same machine:
 
 - ``server``: the static server alone (every page fetched once by 16 threads), to show it
   is not the bottleneck;
-- ``bound``: :func:`crawler.pagework.process_page` over the same pages in a pool of one
+- ``bound``: :func:`crawler.extract.worker.process_page` over the same pages in a pool of one
   process per core, no network: the most extraction this machine can do;
 - ``ours``: ``scrapy crawl site`` end to end (sitemap, download, extraction pool, split,
   batch, POST to the API): wall time from process start to exit;
@@ -351,21 +351,21 @@ _BOUND_OPTIONS: Any = None
 
 def _bound_init() -> None:
     global _BOUND_OPTIONS
-    from crawler.extract import ExtractOptions
-    from crawler.pagework import warm_up
+    from crawler.extract.worker import warm_up
+    from crawler.options import ExtractOptions
 
     warm_up()
     _BOUND_OPTIONS = ExtractOptions()
 
 
 def _bound_one(args: tuple[str, str]) -> tuple[int, int]:
-    from crawler.pagework import process_page
+    from crawler.extract.worker import process_page
 
     path, url = args
     with open(path, "rb") as fh:
         html = fh.read().decode("utf-8")
-    page = process_page(html, url, _BOUND_OPTIONS, "perf", 0)
-    return len(page["content"]), 0 if page["skip_reason"] else 1
+    page = process_page(html, url, _BOUND_OPTIONS, "perf", 0).page
+    return len(page.content), 0 if page.skip_reason else 1
 
 
 def measure_bound(docroot: Path, base_url: str, pages: int, workers: int = CORES) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import html_to_markdown
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.mainregion import has_class
+from crawler.extract.mainregion import has_class
 
 __all__ = ["code_language", "region_to_markdown"]
 

@@ -5,7 +5,7 @@ Documentation generators and most modern sites say where the content is: ``<main
 DocBook's chapter ``div`` under ``<body>``, MkDocs Material ``article.md-content__inner``,
 Docusaurus ``.theme-doc-markdown``, Docsy ``.td-content``, Doxygen ``#doc-content``, old
 Javadoc ``.contentContainer``, WordPress ``.entry-content``, help-centre ``.article-body``).
-Where a page says so, that region is the document (:mod:`crawler.markdown` converts it) and
+Where a page says so, that region is the document (:mod:`crawler.extract.markdown` converts it) and
 trafilatura is not asked to guess; the chrome generators put *inside* the region (permalink
 signs, in-page tables of contents, breadcrumbs, "edit this page", previous/next links) is
 removed by the rules below, by exact class token, never by a word found in an id (a section

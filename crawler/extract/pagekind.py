@@ -18,7 +18,7 @@ import re
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.mainregion import has_class
+from crawler.extract.mainregion import has_class
 
 __all__ = ["INDEX_LINK_SHARE", "index_or_search", "redirects"]
 
