@@ -58,13 +58,13 @@ def check_start_method(method: str) -> None:
 # ~60 MB) only when they run, which is in a worker: never in the crawler process.
 
 
-def _process_page(*args: Any) -> dict[str, Any]:
+def _process_page(*args: Any) -> Any:
     from crawler.extract import worker
 
     return worker.process_page(*args)
 
 
-def _process_document(*args: Any) -> dict[str, Any]:
+def _process_document(*args: Any) -> Any:
     from crawler.extract import worker
 
     return worker.process_document(*args)
@@ -279,7 +279,7 @@ class ExtractionPool:
         max_pending: int = 0,
         inline: bool = False,
         start_method: str = "spawn",
-        func: Callable[..., dict[str, Any]] = _process_page,
+        func: Callable[..., Any] = _process_page,
     ):
         check_start_method(start_method)
         self.workers = workers or os.cpu_count() or 1
@@ -362,10 +362,10 @@ class ExtractionPool:
             max(self.timeout, START_TIMEOUT), self._lost, worker, True
         )
 
-    async def run(
-        self, *args: Any, call: Callable[..., dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        """Process one page; raises :class:`PageFailed` for this page only.
+    async def run(self, *args: Any, call: Callable[..., Any] | None = None) -> Any:
+        """Process one page: ``func(*args)`` (or ``call(*args)``) in a worker; returns
+        what it returns, whatever its type (pickled both ways: the pool never looks
+        inside). Raises :class:`PageFailed` for this page only.
 
         ``call`` is another module-level function for the workers to run instead of the
         pool's (a linked document's :func:`crawler.extract.worker.process_document`).
@@ -399,7 +399,7 @@ class ExtractionPool:
                 return value
             raise PageFailed("worker_crash")
 
-    async def run_document(self, *args: Any) -> dict[str, Any]:
+    async def run_document(self, *args: Any) -> Any:
         """:meth:`run` for a linked document: :func:`crawler.extract.worker.process_document`'s
         arguments and result."""
         return await self.run(*args, call=_process_document)

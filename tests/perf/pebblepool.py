@@ -36,9 +36,9 @@ from crawler.pool import (
 
 def _warm_up(parent: int | None) -> None:
     """pebble's initializer: the same warm-up as our pool's workers."""
-    from crawler import pagework
+    from crawler.extract import worker
 
-    pagework.warm_up(parent)
+    worker.warm_up(parent)
 
 
 def _call(func: Callable[..., Any], *args: Any) -> Any:
