@@ -463,6 +463,8 @@ class ExtractionPool:
         it closed its socket (it died)."""
         messages, closed = worker.read()
         for data in messages:
+            if not worker.alive:  # retired meanwhile (a write to it failed): its pages are
+                return  # back in line already
             self._received(worker, data)
         if closed:
             self._lost(worker)
