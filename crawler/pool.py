@@ -9,11 +9,17 @@ crawl.
 Each worker owns a socket pair with the crawler process, watched by the reactor's own
 event loop (``add_reader``): a page is written to its worker's socket and the result is
 read when it is ready. While pages wait, a busy worker already holds its next page in its
-socket, so it does not wait for the reactor to come round between pages. Those writes
-never block: a 10 MB page does not fit a socket's buffer, and the rest is written as the
-worker reads. No helper threads (``concurrent.futures`` uses two, and handing every page
-and result between them cost the reactor process about 0.5 ms a page), and a worker that
-dies or hangs is known by name: only its page fails, and only it is replaced.
+socket, so it does not wait for the reactor to come round between pages.
+
+Nothing on the reactor waits for a worker. A 10 MB page does not fit a socket's buffer:
+the rest is written as the worker reads. A result is read as it arrives, in as many parts
+as it comes in, and handed on when whole; a worker that stops half-way through one is
+caught by its page's timer like a hung page. A worker that exits is collected when the
+event loop sees its process end (``Process.sentinel``), never by waiting in ``join``.
+
+No helper threads (``concurrent.futures`` and pebble hand every page and result between
+threads, which costs the reactor process CPU time per page), and a worker that dies or
+hangs is known by name: only its page fails, and only it is replaced.
 """
 
 from __future__ import annotations
@@ -29,7 +35,6 @@ import signal
 import socket
 import struct
 import sys
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
@@ -53,13 +58,13 @@ def check_start_method(method: str) -> None:
 # ~60 MB) only when they run, which is in a worker: never in the crawler process.
 
 
-def _process_page(*args: Any) -> dict[str, Any]:
+def _process_page(*args: Any) -> Any:
     from crawler.extract import worker
 
     return worker.process_page(*args)
 
 
-def _process_document(*args: Any) -> dict[str, Any]:
+def _process_document(*args: Any) -> Any:
     from crawler.extract import worker
 
     return worker.process_document(*args)
@@ -125,8 +130,9 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 def release_memory(trim: Callable[[int], int] | None) -> None:
     """Free what one big page left behind: cycles (lxml proxies, the converter's buffers),
-    then the heap's free pages. The tree of a 2.5 MB page takes ~100 MB; freed but kept by
-    malloc, it stays in the worker's RSS until the next big page. ~2-5 ms, big pages only."""
+    then the heap's free pages. The tree of a big page takes many times its size; freed but
+    kept by malloc, it would stay in the worker's RSS until the next big page. Big pages
+    only (it takes a few milliseconds)."""
     gc.collect()
     if trim is not None:
         trim(0)
@@ -168,6 +174,8 @@ class _WorkerGone(Exception):
 
 
 _Entry = tuple[bytes, "asyncio.Future[Any]"]  # a pickled page and who awaits its result
+_LONG = struct.pack("!i", -1)  # a message's length follows in 8 bytes (over 2 GiB)
+EXIT_GRACE = 10.0  # seconds for a worker that should exit to do so before it is killed
 
 
 def _header(size: int) -> bytes:
@@ -180,13 +188,16 @@ class _Worker:
 
     def __init__(self, process: multiprocessing.process.BaseProcess, conn: Connection):
         self.process = process
-        self.conn = conn  # results are read with it (a whole message at a time)
+        self.conn = conn  # the worker's socket as multiprocessing made it (closed with it)
         self.fd = conn.fileno()
-        # Pages are written through a duplicate, with MSG_DONTWAIT: never a blocking write.
+        # Pages are written and results read through a duplicate, with MSG_DONTWAIT: never
+        # a blocking read or write. (A default timeout set by any library would make
+        # ``sock.send`` wait for room: none here.)
         self.sock = socket.socket(fileno=os.dup(self.fd))
-        # (a default timeout set by any library would make the shared socket non-blocking,
-        # and ``conn`` reads whole results with blocking reads)
         self.sock.settimeout(None)
+        self.header = bytearray()  # the length of the message coming in, as far as it came
+        self.body: bytearray | None = None  # that message, once its length is known
+        self.received = 0  # bytes of ``body`` already read
         self.ready = False  # warmed up
         self.alive = True
         self.task: asyncio.Future[Any] | None = None  # the page it works on
@@ -208,12 +219,41 @@ class _Worker:
         self.sock.close()
         self.conn.close()
 
-    def reap(self, timeout: float) -> None:
-        """Wait for the process to exit (it saw its socket close), kill it if it does not."""
-        self.process.join(timeout=timeout)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(timeout=5)
+    def read(self) -> tuple[list[bytearray], bool]:
+        """The whole messages its socket holds now, and whether the worker closed it.
+
+        Never waits: reads what has arrived, keeps a message's first part until the rest
+        comes. Messages are framed as :meth:`Connection.send_bytes` frames them (see
+        :func:`_header`).
+        """
+        messages: list[bytearray] = []
+        while True:
+            try:
+                if self.body is None:
+                    need = 12 if self.header[:4] == _LONG else 4
+                    chunk = self.sock.recv(need - len(self.header), socket.MSG_DONTWAIT)
+                    if not chunk:
+                        return messages, True
+                    self.header += chunk
+                    if len(self.header) < need or self.header == _LONG:
+                        continue
+                    long = need == 12
+                    (size,) = struct.unpack_from("!Q" if long else "!i", self.header, 4 * long)
+                    self.header.clear()
+                    self.body, self.received = bytearray(size), 0
+                if self.received < len(self.body):
+                    view = memoryview(self.body)[self.received :]
+                    got = self.sock.recv_into(view, 0, socket.MSG_DONTWAIT)
+                    if not got:
+                        return messages, True
+                    self.received += got
+                if self.received == len(self.body):
+                    messages.append(self.body)
+                    self.body = None
+            except (BlockingIOError, InterruptedError):
+                return messages, False
+            except OSError:  # reset: the worker is gone
+                return messages, True
 
 
 class ExtractionPool:
@@ -239,7 +279,7 @@ class ExtractionPool:
         max_pending: int = 0,
         inline: bool = False,
         start_method: str = "spawn",
-        func: Callable[..., dict[str, Any]] = _process_page,
+        func: Callable[..., Any] = _process_page,
     ):
         check_start_method(start_method)
         self.workers = workers or os.cpu_count() or 1
@@ -255,6 +295,8 @@ class ExtractionPool:
         self._closed = False
         self._broken = False  # workers die as they start: every page fails at once
         self._failed_starts = 0  # workers in a row that died before they were ready
+        # Processes of retired workers, until the event loop sees them end.
+        self._exiting: dict[multiprocessing.process.BaseProcess, asyncio.Future[None]] = {}
 
     def start(self) -> None:
         """Start and warm the workers (imports, langdetect profiles) before pages arrive.
@@ -310,7 +352,7 @@ class ExtractionPool:
             worker = _Worker(process, conn)  # dups the socket: no descriptor left, maybe
         except OSError:
             process.kill()
-            process.join(5)
+            self._collect(process, EXIT_GRACE)
             conn.close()
             raise
         self._pool.append(worker)
@@ -320,10 +362,10 @@ class ExtractionPool:
             max(self.timeout, START_TIMEOUT), self._lost, worker, True
         )
 
-    async def run(
-        self, *args: Any, call: Callable[..., dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        """Process one page; raises :class:`PageFailed` for this page only.
+    async def run(self, *args: Any, call: Callable[..., Any] | None = None) -> Any:
+        """Process one page: ``func(*args)`` (or ``call(*args)``) in a worker; returns
+        what it returns, whatever its type (pickled both ways: the pool never looks
+        inside). Raises :class:`PageFailed` for this page only.
 
         ``call`` is another module-level function for the workers to run instead of the
         pool's (a linked document's :func:`crawler.extract.worker.process_document`).
@@ -357,7 +399,7 @@ class ExtractionPool:
                 return value
             raise PageFailed("worker_crash")
 
-    async def run_document(self, *args: Any) -> dict[str, Any]:
+    async def run_document(self, *args: Any) -> Any:
         """:meth:`run` for a linked document: :func:`crawler.extract.worker.process_document`'s
         arguments and result."""
         return await self.run(*args, call=_process_document)
@@ -417,13 +459,19 @@ class ExtractionPool:
             self._loop.remove_writer(worker.fd)
 
     def _readable(self, worker: _Worker) -> None:
-        """A worker wrote: it is ready, or a page's result is complete, or it died."""
-        assert self._loop is not None
-        try:
-            data = worker.conn.recv_bytes()
-        except (EOFError, OSError):
+        """A worker wrote: part of a message, or whole ones (ready, a page's result), or
+        it closed its socket (it died)."""
+        messages, closed = worker.read()
+        for data in messages:
+            if not worker.alive:  # retired meanwhile (a write to it failed): its pages are
+                return  # back in line already
+            self._received(worker, data)
+        if closed:
             self._lost(worker)
-            return
+
+    def _received(self, worker: _Worker, data: bytearray) -> None:
+        """A worker's whole message: it is ready, or its page's result."""
+        assert self._loop is not None
         if worker.timer is not None:
             worker.timer.cancel()
             worker.timer = None
@@ -464,7 +512,7 @@ class ExtractionPool:
         if kill:
             with contextlib.suppress(Exception):
                 worker.process.kill()
-        worker.reap(5)  # it is dead or dying
+        self._collect(worker.process, EXIT_GRACE)  # it is dead or dying
         task, worker.task = worker.task, None
         current = next((e for e in unstarted if task is not None and e[1] is task), None)
         if current is None and task is not None and not task.done():
@@ -515,7 +563,44 @@ class ExtractionPool:
             if not future.done():
                 future.set_exception(PageFailed("closed"))
         self._line.clear()
-        deadline = time.monotonic() + 10  # idle workers see the end of file and exit
-        for worker in workers:
-            worker.reap(max(0.0, deadline - time.monotonic()))
-        self._loop = None
+        for worker in workers:  # idle workers see the end of file and exit
+            self._collect(worker.process, EXIT_GRACE)
+
+    async def wait_closed(self) -> None:
+        """Return once every worker process retired so far (all, after :meth:`close`) has
+        ended and been collected; one that outlives ``EXIT_GRACE`` seconds is killed."""
+        while self._exiting:
+            await asyncio.gather(*self._exiting.values())
+
+    def _collect(self, process: multiprocessing.process.BaseProcess, grace: float) -> None:
+        """Collect a retired worker's process when it ends, without waiting for it: the
+        event loop watches its ``sentinel`` (readable once it exited); still running after
+        ``grace`` seconds, it is killed. Without a running event loop (a pool closed
+        outside one), waiting blocks nobody: it is joined here."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or not loop.is_running():
+            process.join(grace)
+            if process.exitcode is None:
+                process.kill()
+                process.join(5)
+            return
+        if process.exitcode is not None or process in self._exiting:
+            return
+        done = loop.create_future()
+        self._exiting[process] = done
+        sentinel = process.sentinel
+        killer = loop.call_later(grace, process.kill)
+
+        def ended() -> None:
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(sentinel)
+            if process.exitcode is None:
+                # Its descriptors close just before it can be collected: a moment more.
+                loop.call_later(0.01, ended)
+                return
+            killer.cancel()
+            self._exiting.pop(process, None)
+            if not done.done():
+                done.set_result(None)
+
+        loop.add_reader(sentinel, ended)

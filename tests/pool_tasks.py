@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import stat
+import struct
 import time
 from typing import Any
 
@@ -46,3 +48,30 @@ def crash_once(flag: str, value: str) -> dict[str, Any]:
 def sized(size: int) -> dict[str, Any]:
     """A result of ``size`` characters (bigger than a socket buffer: read in many parts)."""
     return {"value": "x" * size, "pid": os.getpid()}
+
+
+def _worker_socket() -> int:
+    """This worker's end of its socket with the pool: the one socket a spawned worker has."""
+    fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    return next(fd for fd in fds if _is_socket(fd))
+
+
+def _is_socket(fd: int) -> bool:
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:  # the listing's own descriptor, closed by now
+        return False
+
+
+def stall(value: str) -> dict[str, Any]:
+    """'half' writes the first part of a message (its length and 10 of its 1,000 bytes)
+    and stops; 'hang_up' closes the worker's socket and stays alive; 'hang' sleeps past any
+    timeout; anything else is an ordinary page. Each stalled worker stays for a minute."""
+    if value in ("half", "hang_up", "hang"):
+        fd = _worker_socket()
+        if value == "half":
+            os.write(fd, struct.pack("!i", 1000) + b"x" * 10)
+        elif value == "hang_up":
+            os.close(fd)
+        time.sleep(60)
+    return echo(value)

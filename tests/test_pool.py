@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import multiprocessing
 import os
 import signal
 import socket
@@ -33,6 +35,7 @@ def _outcomes(pool: ExtractionPool, values: list[str]) -> list[Any]:
             return await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 60)
         finally:
             pool.close()
+            await asyncio.wait_for(pool.wait_closed(), 60)  # every worker process ended
 
     return [r.reason if isinstance(r, PageFailed) else r["value"] for r in _run(main())]
 
@@ -345,3 +348,55 @@ def test_results_bigger_than_a_socket_buffer_with_a_default_socket_timeout() -> 
     finally:
         socket.setdefaulttimeout(previous)
     assert [len(r["value"]) for r in results] == [20_000_000] * 3
+
+
+@pytest.mark.timeout(120)  # a frozen event loop cannot time itself out
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [("half", "timeout"), ("hang_up", "worker_crash"), ("hang", "timeout")],
+)
+def test_a_stalled_worker_does_not_block_the_event_loop(
+    value: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that writes half a result and stops, or closes its socket and stays, or
+    never answers: the event loop goes on (a callback it runs every 50 ms keeps running,
+    timed by the loop's own clock), the page fails with its reason, the next page works,
+    and the stalled process is killed and collected."""
+    monkeypatch.setattr(pool_module, "EXIT_GRACE", 1.0)  # a worker that will not exit
+
+    before = {p.pid for p in multiprocessing.active_children()}
+
+    async def main() -> tuple[str, list[float], tuple[float, float], dict]:
+        loop = asyncio.get_running_loop()
+        pool = ExtractionPool(1, timeout=2, func=pool_tasks.stall)
+        ticks: list[float] = []
+        handle: list[asyncio.Handle] = []
+
+        def tick() -> None:
+            ticks.append(loop.time())
+            handle[:] = [loop.call_later(0.05, tick)]
+
+        try:
+            await pool.run("warm")
+            handle.append(loop.call_soon(tick))
+            start = loop.time()
+            with pytest.raises(PageFailed) as failed:
+                await pool.run(value)
+            span = (start, loop.time())
+            handle[0].cancel()
+            after = await pool.run("after")
+        finally:
+            pool.close()
+            await asyncio.wait_for(pool.wait_closed(), 60)
+        return failed.value.reason, ticks, span, after
+
+    got, ticks, (start, end), after = _run(main())
+    assert got == reason
+    if reason == "timeout":
+        assert end - start >= 2  # the page was stalled until its timer
+    # the callback ran from the page's start to its failure, never a second apart
+    assert ticks[0] - start < 1.0 and end - ticks[-1] < 1.0
+    assert max(b - a for a, b in itertools.pairwise(ticks)) < 1.0
+    assert after["value"] == "after"
+    # every worker it started, the stalled ones too, has ended and been collected
+    assert not [p for p in multiprocessing.active_children() if p.pid not in before]

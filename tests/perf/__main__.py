@@ -4,6 +4,7 @@
     python -m tests.perf --memory 20000                             # RSS as the crawl grows
     python -m tests.perf --api-rate [PER_MIN]                       # API channel kept full
     python -m tests.perf --all                                      # all three
+    python -m tests.perf --quick --pools ours,pebble --repeat 3     # our pool against pebble's
 
 Throughput mode serves N pre-rendered pages of 50-150 KB (tests/perf/sitegen.py) from nginx
 (or a threaded stdlib server when nginx is absent), runs the local knowledge-base API
@@ -16,6 +17,8 @@ without a rate limit, and measures on the same machine:
 - ``ours``: ``scrapy crawl site`` end to end (sitemap, download, extraction pool, split,
   batch, POST to the API): wall time from process start to exit;
 - ``naive``: the same crawl with ``-s KB_EXTRACT_INLINE=True`` (extraction in the callback);
+- ``pebble`` (with ``--pools ours,pebble``): the same crawl extracting in pebble's
+  ``ProcessPool`` instead of ours (tests/perf/pebblepool.py), run in turn with ``ours``;
 - ``trafilatura_cli``: ``trafilatura --sitemap URL -o DIR --markdown`` on the same site.
 
 For each: pages/s, documents/s, peak RSS of the process tree (sum over the process and
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import importlib.util
 import itertools
 import json
 import multiprocessing
@@ -66,6 +70,8 @@ TARGETS = {
     "api_docs_per_request": 95,
     "api_429": 0,
 }
+# The crawl with another extraction pool (the pool benchmark): -s SPIDER_MODULES=...
+POOLS = {"ours": {}, "pebble": {"SPIDER_MODULES": "tests.perf.pebblespider"}}
 # Throughput runs measure this machine, not politeness: AutoThrottle (on by default, for
 # real sites) would pace requests by latency. Everything else stays at its default.
 CRAWL_SETTINGS = {"AUTOTHROTTLE_ENABLED": "False", "LOG_LEVEL": "INFO"}
@@ -103,16 +109,18 @@ class Phase:
 
 
 QUIET_BUSY = 0.10  # machine share busy with other work that counts as quiet
-QUIET_WAIT_S = 600.0
+QUIET_WAIT_S = 600.0  # --quiet-wait changes it
 
 
 def wait_quiet(max_wait: float | None = None) -> float:
-    """Wait (up to QUIET_WAIT_S) until other processes use under 10 % of the machine.
+    """Wait (up to QUIET_WAIT_S, 0: not at all) until others use under 10 % of the machine.
 
     Other people's test runs on a shared machine would otherwise be measured as our
     slowness. Returns the busy share seen last; the runs report their own ``other load``.
     """
     deadline = time.monotonic() + (QUIET_WAIT_S if max_wait is None else max_wait)
+    if deadline <= time.monotonic():
+        return 0.0
     warned = False
     while True:
         b0, t0 = system_cpu()
@@ -515,6 +523,8 @@ def _median_run(trials: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 NOISY = 0.10  # a trial during which other processes used more of the machine is re-run
+# What the result keeps of every trial (the median one is kept whole).
+TRIAL_KEYS = ("pages", "wall_s", "pages_per_s", "cpu_s", "main_cpu_s", "other_load", "noisy")
 
 
 def _quiet_trial(measure: Callable[[], dict[str, Any]], retries: int) -> dict[str, Any]:
@@ -535,26 +545,30 @@ def _quiet_trial(measure: Callable[[], dict[str, Any]], retries: int) -> dict[st
 
 def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     pages = args.pages
-    trials: dict[str, list[dict[str, Any]]] = {"bound": [], "ours": [], "naive": []}
+    pools = [name.strip() for name in args.pools.split(",") if name.strip()]
+    trials: dict[str, list[dict[str, Any]]] = {"bound": [], **{p: [] for p in pools}, "naive": []}
     with (
         serving(args.site_root, pages, "heavy", args.server) as (server, docroot, sitemap),
         running_kbapi(workdir, rate_per_min=0) as api,
     ):
         site_file = write_site_file(workdir / "perf.yaml", "perf", sitemap, pages)
         runs: dict[str, Any] = {"server": measure_server(server, pages)}
-        measures: dict[str, Callable[[], dict[str, Any]]] = {
-            "bound": lambda: measure_bound(docroot, server.url, pages),
-            "ours": lambda: run_crawl(
-                "ours", site_file, server, api, workdir, expected_pages=pages
-            ),
-        }
+        measures: dict[str, Callable[[], dict[str, Any]]] = {}
+        if not args.skip_bound:
+            measures["bound"] = lambda: measure_bound(docroot, server.url, pages)
+        for name in pools:
+            measures[name] = lambda name=name: run_crawl(  # type: ignore[misc]
+                name, site_file, server, api, workdir, settings=POOLS[name],
+                expected_pages=pages,
+            )  # fmt: skip
         if not args.skip_naive:
             measures["naive"] = lambda: run_crawl(
                 "naive", site_file, server, api, workdir,
                 settings={"KB_EXTRACT_INLINE": "True"}, expected_pages=pages,
             )  # fmt: skip
-        for _ in range(args.repeat):  # interleaved, so a slow minute hits all alike
-            for name, measure in measures.items():
+        for rep in range(args.repeat):  # interleaved, so a slow minute hits all alike
+            order = list(measures.items())  # and in turn first: no side always starts warm
+            for name, measure in order if rep % 2 == 0 else order[::-1]:
                 trials[name].append(_quiet_trial(measure, args.retries))
         for name, values in trials.items():
             if values:
@@ -568,8 +582,12 @@ def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             run["cpu_ms_per_page"] = round(1000 * run["cpu_s"] / run["pages"], 1)
         if run.get("main_cpu_s") is not None and run.get("pages"):
             run["main_cpu_ms_per_page"] = round(1000 * run["main_cpu_s"] / run["pages"], 1)
-    ours = runs["ours"]["pages_per_s"]
-    ratios = {"ours_vs_bound": round(ours / runs["bound"]["pages_per_s"], 3)}
+    ours = runs[pools[0]]["pages_per_s"]
+    ratios = {}
+    if "bound" in runs:
+        ratios["ours_vs_bound"] = round(ours / runs["bound"]["pages_per_s"], 3)
+    for name in pools[1:]:
+        ratios[f"{name}_vs_{pools[0]}"] = round(runs[name]["pages_per_s"] / ours, 3)
     if "naive" in runs:
         ratios["ours_vs_naive"] = round(ours / runs["naive"]["pages_per_s"], 3)
     if "trafilatura_cli" in runs and runs["trafilatura_cli"]["pages_per_s"]:
@@ -580,6 +598,12 @@ def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "pages": pages,
         "page_kb_mean": round(info["bytes"] / pages / 1024, 1),
         "repeat": args.repeat,
+        "pools": pools,
+        "trials": {
+            name: [{k: t.get(k) for k in TRIAL_KEYS} for t in values]
+            for name, values in trials.items()
+            if values
+        },
         "crawl_settings": CRAWL_SETTINGS,
         "runs": runs,
         "ratios": ratios,
@@ -840,6 +864,14 @@ def main(argv: list[str] | None = None) -> int:
         "--retries", type=int, default=2, help="re-runs of a trial skewed by other load"
     )
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--skip-bound", action="store_true")
+    parser.add_argument(
+        "--pools", default="ours", help=f"crawls with these pools, in turn ({', '.join(POOLS)})"
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=QUIET_WAIT_S,
+        help="seconds to wait for a quiet machine before each run (0: do not wait)",
+    )  # fmt: skip
     parser.add_argument("--skip-cli", action="store_true")
     parser.add_argument(
         "--site-root", type=Path, default=Path(tempfile.gettempdir()) / "kbcrawler-perf",
@@ -847,6 +879,11 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep crawl outboxes and logs")
     args = parser.parse_args(argv)
+    globals()["QUIET_WAIT_S"] = args.quiet_wait
+    if unknown := set(args.pools.split(",")) - set(POOLS):
+        parser.error(f"--pools: unknown {', '.join(sorted(unknown))}; use {', '.join(POOLS)}")
+    if "pebble" in args.pools.split(",") and importlib.util.find_spec("pebble") is None:
+        parser.error("--pools pebble measures pebble's pool: pip install pebble")
     if args.quick:
         args.pages = args.pages or 1000
         args.skip_cli = True
