@@ -353,9 +353,11 @@ def _bound_init() -> None:
     global _BOUND_OPTIONS
     from crawler.extract.worker import warm_up
     from crawler.options import ExtractOptions
+    from settings import KB_LANG_SAMPLE_CHARS, KB_MIN_CHARS
 
     warm_up()
-    _BOUND_OPTIONS = ExtractOptions()
+    # the project's defaults, as a site file without min_chars gets them
+    _BOUND_OPTIONS = ExtractOptions(min_chars=KB_MIN_CHARS, lang_sample_chars=KB_LANG_SAMPLE_CHARS)
 
 
 def _bound_one(args: tuple[str, str]) -> tuple[int, int]:
