@@ -289,6 +289,8 @@ class ExtractionPool:
         self.func = func  # a module-level (picklable) function; tests pass their own
         # Pages in the pool: being extracted, or waiting in line for a free worker.
         self._slots = asyncio.Semaphore(max_pending or 4 * self.workers)
+        self.admitted = 0  # pages in the pool now (at most max_pending)
+        self.waiting = 0  # pages waiting outside for room in the pool (back-pressure)
         self._line: deque[_Entry] = deque()
         self._pool: list[_Worker] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -372,32 +374,45 @@ class ExtractionPool:
         """
         if self.inline:
             return (call or self.func)(*args)
-        async with self._slots:
-            if self._closed:
-                raise PageFailed("closed")
-            self.start()
-            assert self._loop is not None
-            payload = pickle.dumps((call, args), pickle.HIGHEST_PROTOCOL)
-            for _attempt in (1, 2):
-                if self._broken:
-                    break
-                future: asyncio.Future[Any] = self._loop.create_future()
-                entry = (payload, future)
-                self._line.append(entry)
-                self._dispatch()
-                try:
-                    ok, value = await future
-                except _WorkerGone:
-                    continue  # maybe not this page's fault: one more try on another worker
-                except asyncio.CancelledError:
-                    with contextlib.suppress(ValueError):
-                        self._line.remove(entry)  # its HTML does not wait in line for nothing
-                    raise
-                if not ok:
-                    logger.warning("Extraction error: %s", value)
-                    raise PageFailed("error")
-                return value
-            raise PageFailed("worker_crash")
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        self.admitted += 1
+        try:
+            return await self._admitted_run(args, call)
+        finally:
+            self.admitted -= 1
+            self._slots.release()
+
+    async def _admitted_run(self, args: tuple[Any, ...], call: Callable[..., Any] | None) -> Any:
+        """:meth:`run` once the page has its room in the pool."""
+        if self._closed:
+            raise PageFailed("closed")
+        self.start()
+        assert self._loop is not None
+        payload = pickle.dumps((call, args), pickle.HIGHEST_PROTOCOL)
+        for _attempt in (1, 2):
+            if self._broken:
+                break
+            future: asyncio.Future[Any] = self._loop.create_future()
+            entry = (payload, future)
+            self._line.append(entry)
+            self._dispatch()
+            try:
+                ok, value = await future
+            except _WorkerGone:
+                continue  # maybe not this page's fault: one more try on another worker
+            except asyncio.CancelledError:
+                with contextlib.suppress(ValueError):
+                    self._line.remove(entry)  # its HTML does not wait in line for nothing
+                raise
+            if not ok:
+                logger.warning("Extraction error: %s", value)
+                raise PageFailed("error")
+            return value
+        raise PageFailed("worker_crash")
 
     async def run_document(self, *args: Any) -> Any:
         """:meth:`run` for a linked document: :func:`crawler.extract.worker.process_document`'s

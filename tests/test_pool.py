@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,16 +82,20 @@ def test_back_pressure_bounds_pages_waiting(tmp_path) -> None:
         pool = ExtractionPool(1, max_pending=2, func=behave)
         try:
             tasks = [asyncio.ensure_future(pool.run(f"gate:{gate}")) for _ in range(6)]
-            await asyncio.sleep(0.05)  # every task has run up to the semaphore
-            # No page can finish before the gate opens, so this is the steady state.
-            free, waiting = pool._slots._value, len(pool._slots._waiters or ())
+            # Each task reaches the pool's bound in its first turn of the loop; no page can
+            # finish before the gate opens, so what is counted then is the steady state.
+            for _ in range(100):
+                if pool.admitted + pool.waiting == 6:
+                    break
+                await asyncio.sleep(0)
+            admitted, waiting = pool.admitted, pool.waiting
             gate.touch()
-            return free, waiting, await asyncio.gather(*tasks)
+            return admitted, waiting, await asyncio.gather(*tasks)
         finally:
             pool.close()
 
-    free, waiting, results = _run(main())
-    assert (free, waiting) == (0, 4)  # two pages in the pool, the other four wait outside
+    admitted, waiting, results = _run(main())
+    assert (admitted, waiting) == (2, 4)  # two pages in the pool, the other four wait outside
     assert len(results) == 6
 
 
@@ -253,8 +258,10 @@ def test_big_pages_queued_behind_a_busy_worker_never_block_the_reactor(tmp_path)
             await pool.run(str(warm), "")  # the worker is up: what follows is the pages only
             start = time.monotonic()
             runs = [asyncio.ensure_future(pool.run(str(gate), "x" * n)) for n in sizes]
-            await asyncio.sleep(0.5)  # all four handed out: two to the worker, two in line
-            held = (pool._pool[0].task is not None, pool._pool[0].queued is not None)
+            # All four handed out at once: two to the worker, two in line.
+            worker = pool._pool[0]
+            await _until(lambda: worker.task is not None and worker.queued is not None)
+            held = (worker.task is not None, worker.queued is not None)
             gate.touch()
             results = await asyncio.wait_for(asyncio.gather(*runs), 60)
             return results, held, time.monotonic() - start
@@ -277,6 +284,14 @@ def test_pages_behind_a_crashing_page_are_not_lost() -> None:
     ]
 
 
+async def _until(condition: Callable[[], bool], seconds: float = 30) -> None:
+    """Wait, letting the event loop run, until ``condition()`` holds; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
 def _all_ready(pool: ExtractionPool) -> bool:
     return len(pool._pool) == pool.workers and all(w.ready for w in pool._pool)
 
@@ -290,13 +305,12 @@ def test_a_worker_gets_a_next_page_only_when_no_worker_is_left_without_one(tmp_p
         pool = ExtractionPool(2, func=behave)
         try:
             first = [asyncio.ensure_future(pool.run(f"gate:{gate}")) for _ in range(2)]
-            while not _all_ready(pool):
-                await asyncio.sleep(0.05)
+            await _until(lambda: _all_ready(pool))
             gate.touch()
             pids = {r["pid"] for r in await asyncio.gather(*first)}
             gate.unlink()
             slow = asyncio.ensure_future(pool.run(f"gate:{gate}"))
-            await asyncio.sleep(0.2)
+            await _until(lambda: any(w.task is not None for w in pool._pool))
             fast, after = await asyncio.gather(pool.run("fast"), pool.run("after"))
             still_slow = not slow.done()
             gate.touch()
@@ -322,8 +336,11 @@ def test_a_page_written_to_a_worker_already_dead_is_not_charged_a_try(tmp_path) 
         pool = ExtractionPool(1, func=pool_tasks.crash_once)
         try:
             await pool.run(str(warm), "warm")
-            os.kill(pool._pool[0].process.pid, signal.SIGKILL)
-            time.sleep(0.5)  # dead, and the event loop has not looked yet
+            pid = pool._pool[0].process.pid
+            os.kill(pid, signal.SIGKILL)
+            # Dead, and the event loop has not looked yet: wait for the exit without
+            # reaping it (WNOWAIT), blocking the loop on purpose.
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
             return await pool.run(str(flag), "page")
         finally:
             pool.close()
