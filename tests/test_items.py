@@ -337,6 +337,24 @@ def test_page_of_refuses_with_a_reason(item: Any, reason: str) -> None:
     assert refused.value.reason == reason
 
 
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        # JSON has no NaN or Infinity: json.dumps wrote a bare NaN, which no JSON parser reads.
+        ({"score": float("nan")}, "Item metadata 'score' is not a finite number (nan)"),
+        ({"score": float("inf")}, "Item metadata 'score' is not a finite number (inf)"),
+        # The key is what is wrong, not its (string) value.
+        ({1: "one"}, "Item metadata key 1 is not a string (int)"),
+    ],
+)
+def test_page_of_refuses_metadata_json_cannot_carry(metadata: Any, message: str) -> None:
+    item = {"url": "https://shop.test/", "content": "c", "metadata": metadata}
+    with pytest.raises(ItemRefused) as refused:
+        page_of(item, **KW)
+    assert refused.value.reason == "bad_metadata"
+    assert str(refused.value) == f"{message}: https://shop.test/"
+
+
 def test_url_of_any_item() -> None:
     assert url_of({"url": "https://a.test/"}) == "https://a.test/"
     assert url_of(DataclassPage(title="t", content="c", url="https://b.test/")) == "https://b.test/"
