@@ -48,6 +48,8 @@ from scrapy.settings import BaseSettings
 from crawler.config import SiteConfig
 from crawler.extensions.sync import SyncRun
 from crawler.items import ItemRefused, PageItem, page_of
+from crawler.paths import unwritable_paths
+from crawler.settings_check import check_kb_settings
 from pipelines.batch import SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
     ImportResult,
@@ -116,6 +118,14 @@ def kb_settings(settings: BaseSettings) -> BaseSettings:
     project's own top-level ``settings`` module cannot stand in for it; the environment
     variables of CONTRACT.md are read there); its own settings (project, ``-s``) win.
     """
+    merged = BaseSettings(kb_defaults(), priority="default")
+    merged.update(settings)
+    return merged
+
+
+def kb_defaults() -> dict[str, Any]:
+    """``{name: default}`` of every ``KB_*`` setting of kbcrawler's ``settings/__init__.py``
+    (loaded from its file when another project's settings module is the loaded one)."""
     path = Path(__file__).resolve().parents[1] / "settings" / "__init__.py"
     module = sys.modules.get("settings")  # our own project's settings module, when loaded
     if module is None or Path(getattr(module, "__file__", None) or "").resolve() != path:
@@ -125,10 +135,7 @@ def kb_settings(settings: BaseSettings) -> BaseSettings:
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    defaults = {k: v for k, v in vars(module).items() if k.startswith("KB_")}
-    merged = BaseSettings(defaults, priority="default")
-    merged.update(settings)
-    return merged
+    return {k: v for k, v in vars(module).items() if k.startswith("KB_")}
 
 
 class KnowledgeBasePipeline:
@@ -136,6 +143,12 @@ class KnowledgeBasePipeline:
 
     def __init__(self, crawler: Crawler):
         s = self.settings = kb_settings(crawler.settings)
+        # Another project has no `scrapy crawl` check up front: a bad value is one line at
+        # opening (close reason kb_bad_setting), not a traceback here; defaults meanwhile.
+        problems, _ = check_kb_settings(s, kb_defaults())
+        self.bad_settings = "; ".join(problems + unwritable_paths(s))
+        if problems:
+            s = self.settings = kb_settings(BaseSettings())
         self.crawler = crawler
         self.stats = crawler.stats
         self.token = os.environ.get(TOKEN_ENV, "").strip()
@@ -192,6 +205,10 @@ class KnowledgeBasePipeline:
         site = delivery_site(spider, self.settings)
         self.site_name = site.name
         self.flush_hint = flush_command(spider)
+        if self.bad_settings:
+            logger.error("Bad setting: %s", self.bad_settings)
+            self.stats.set_value("kb/bad_setting", self.bad_settings)
+            raise CloseSpider("kb_bad_setting")
         if self.sync_run is not None:  # the site lock, before the outbox is touched
             self.sync_run.open()  # CloseSpider while another run of this site holds it
         if site.max_document_chars < MIN_MAX_CHARS:

@@ -372,3 +372,32 @@ def test_another_projects_spider_and_settings() -> None:
     site = delivery_site(ShopSpider(), settings)
     assert (site.name, site.max_document_chars, site.chat_model_id) == ("shop", 1234, None)
     assert flush_command(ShopSpider()) == "scrapy crawl shop"  # no kb-flush in that project
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("KB_MAX_DOCUMENT_CHARS", "abc", "KB_MAX_DOCUMENT_CHARS=abc: expected a whole number"),
+        # The floor of the setting is the crawl's (1000), not the split's own 200.
+        ("KB_MAX_DOCUMENT_CHARS", "500", "KB_MAX_DOCUMENT_CHARS=500: expected a whole number"),
+        ("KB_FLUSH_SECONDS", "-1", "KB_FLUSH_SECONDS=-1: expected a number of at least 0.01"),
+        ("KB_OUTBOX", "{blocker}/outbox", "{blocker} is not a folder"),
+    ],
+)
+def test_another_project_with_a_bad_setting_closes_with_one_line(
+    tmp_path: Path, setting: str, value: str, message: str
+) -> None:
+    """Another project has no `scrapy crawl` check up front: before, a bad value was a
+    traceback building the pipeline, and an unwritable outbox a traceback per item (each
+    logging the whole item) with every document lost and the crawl 'finished'."""
+    project = _project(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with running_website(tmp_path) as website:
+        value = value.format(blocker=blocker)
+        result = _crawl(project, website.url, tmp_path, crawl_env(tmp_path), **{setting: value})
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stat("finish_reason") == "kb_bad_setting"
+    errors = [line for line in result.stderr.splitlines() if " ERROR: " in line]
+    assert len(errors) == 1 and message.format(blocker=blocker) in errors[0], errors
+    assert result.stat("kb/documents_written") is None
