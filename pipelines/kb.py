@@ -110,20 +110,22 @@ def delivery_site(spider: Spider, settings: BaseSettings) -> DeliverySite:
     return DeliverySite(spider.name, settings.getint("KB_MAX_DOCUMENT_CHARS"), None)
 
 
-def kb_settings(settings: BaseSettings) -> BaseSettings:
+def kb_settings(settings: BaseSettings, defaults: dict[str, Any] | None = None) -> BaseSettings:
     """``settings`` over kbcrawler's ``KB_*`` defaults: a copy, every ``KB_*`` name set.
 
     Another Scrapy project that only puts this pipeline in ``ITEM_PIPELINES`` gets the
     defaults of kbcrawler's settings (``settings/__init__.py``, loaded from its file, so a
     project's own top-level ``settings`` module cannot stand in for it; the environment
     variables of CONTRACT.md are read there); its own settings (project, ``-s``) win.
+    ``defaults``: :func:`kbcrawler_defaults` when None.
     """
-    merged = BaseSettings(kb_defaults(), priority="default")
+    defaults = kbcrawler_defaults() if defaults is None else defaults
+    merged = BaseSettings(defaults, priority="default")
     merged.update(settings)
     return merged
 
 
-def kb_defaults() -> dict[str, Any]:
+def kbcrawler_defaults() -> dict[str, Any]:
     """``{name: default}`` of every ``KB_*`` setting of kbcrawler's ``settings/__init__.py``
     (loaded from its file when another project's settings module is the loaded one)."""
     path = Path(__file__).resolve().parents[1] / "settings" / "__init__.py"
@@ -142,13 +144,14 @@ class KnowledgeBasePipeline:
     """Delivers every page's documents: to the API with a token, else to JSON Lines files."""
 
     def __init__(self, crawler: Crawler):
-        s = self.settings = kb_settings(crawler.settings)
+        defaults = kbcrawler_defaults()
+        s = self.settings = kb_settings(crawler.settings, defaults)
         # Another project has no `scrapy crawl` check up front: a bad value is one line at
         # opening (close reason kb_bad_setting), not a traceback here; defaults meanwhile.
-        problems, _ = check_kb_settings(s, kb_defaults())
+        problems, _ = check_kb_settings(s, defaults)
         self.bad_settings = "; ".join(problems + unwritable_paths(s))
         if problems:
-            s = self.settings = kb_settings(BaseSettings())
+            s = self.settings = kb_settings(BaseSettings(), defaults)
         self.crawler = crawler
         self.stats = crawler.stats
         self.token = os.environ.get(TOKEN_ENV, "").strip()
