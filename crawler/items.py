@@ -12,6 +12,7 @@ The pipelines also take any other project's items (:func:`page_of`): whatever
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,12 +164,15 @@ def _metadata(value: Any, url: str) -> dict[str, Any]:
             f"Item metadata is not a mapping ({type(value).__name__}): {url}", "bad_metadata"
         )
     for key, scalar in value.items():
-        if not isinstance(key, str) or not isinstance(scalar, str | int | float | bool | None):
-            raise ItemRefused(
-                f"Item metadata {key!r} is not a string, number, boolean or null "
-                f"({type(scalar).__name__}): {url}",
-                "bad_metadata",
-            )
+        if not isinstance(key, str):
+            problem = f"key {key!r} is not a string ({type(key).__name__})"
+        elif not isinstance(scalar, str | int | float | bool | None):
+            problem = f"{key!r} is not a string, number, boolean or null ({type(scalar).__name__})"
+        elif isinstance(scalar, float) and not math.isfinite(scalar):
+            problem = f"{key!r} is not a finite number ({scalar})"  # JSON has no NaN/Infinity
+        else:
+            continue
+        raise ItemRefused(f"Item metadata {problem}: {url}", "bad_metadata")
     return dict(value)
 
 

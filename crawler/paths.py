@@ -60,3 +60,27 @@ def resolve_path_settings(settings: BaseSettings) -> list[str]:
         if str(path) != value:
             settings.set(name, str(path), priority=settings.getpriority(name) or "project")
     return warnings
+
+
+def unwritable_paths(settings: BaseSettings) -> list[str]:
+    """What stops the crawl writing under ``KB_STATE_DIR`` and ``KB_OUTBOX`` (absolute, as
+    :func:`resolve_path_settings` leaves them), one line each (``KB_X=path: why``); empty
+    when both can be written. Nothing is created: a missing folder counts as writable when
+    its closest existing parent is a folder this process may write in.
+    """
+    problems = []
+    for name in PATH_SETTINGS:
+        value = settings.get(name)
+        if not value:
+            continue
+        path = Path(value)
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            problems.append(f"{name}={value}: {existing} is not a folder")
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            problems.append(
+                f"{name}={value}: cannot write in {existing} (read-only or no permission)"
+            )
+    return problems

@@ -79,9 +79,12 @@ def check_value(name: str, value: Any, default: Any) -> str | None:
     return None
 
 
-def check_kb_settings(settings: BaseSettings) -> tuple[list[str], list[str]]:
-    """(problems, warnings) of the ``KB_*`` settings, each one line."""
-    defaults = kb_defaults()
+def check_kb_settings(
+    settings: BaseSettings, defaults: dict[str, Any] | None = None
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of the ``KB_*`` settings, each one line. ``defaults`` (types and
+    known names): :func:`kb_defaults` when None."""
+    defaults = kb_defaults() if defaults is None else defaults
     problems, warnings = [], []
     for name in sorted(k for k in settings.attributes if k.startswith("KB_")):
         if name in ENVIRONMENT_ONLY:

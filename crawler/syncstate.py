@@ -121,6 +121,7 @@ class SyncState:
         return row[0] if row else None
 
     def _row(self, url: str) -> sqlite3.Row | None:
+        """(fingerprint, lastmod, etag, last_modified, links, last_delivered) of ``url``."""
         cur = self.db.execute(
             "SELECT fingerprint, lastmod, etag, last_modified, links, last_delivered "
             "FROM pages WHERE url=?",
@@ -150,7 +151,7 @@ class SyncState:
         if not lastmod or self.signature_changed:
             return False
         row = self._row(url)
-        if row is None or row[5] is None or not row[1]:
+        if not _delivered(row) or not row[1]:
             return False
         new, old = _parse_when(lastmod), _parse_when(row[1])
         return new is not None and old is not None and new <= old
@@ -160,7 +161,7 @@ class SyncState:
         if self.signature_changed:
             return None, None
         row = self._row(url)
-        if row is None or row[5] is None:
+        if not _delivered(row):
             return None, None
         return row[2], row[3]
 
@@ -294,3 +295,10 @@ class SyncState:
         if self.db.in_transaction:
             self.db.execute("COMMIT")
         self.db.close()
+
+
+def _delivered(row: sqlite3.Row | None) -> bool:
+    """A document of this page was delivered (it has a fingerprint). A page only ever settled
+    without one (thin, noindex: :meth:`SyncState.record_page`) is fetched and judged again
+    each run, so its skip reason is recorded again and it never counts as unchanged content."""
+    return row is not None and row[0] is not None and row[5] is not None

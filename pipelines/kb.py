@@ -47,6 +47,8 @@ from scrapy.settings import BaseSettings
 
 from crawler.extensions.sync import SyncRun
 from crawler.items import ItemRefused, PageItem, page_of
+from crawler.paths import unwritable_paths
+from crawler.settings_check import check_kb_settings
 from crawler.spiders import site_spider_of
 from pipelines.batch import API_MAX_DOCUMENTS, SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
@@ -111,14 +113,24 @@ def delivery_site(spider: Spider, settings: BaseSettings) -> DeliverySite:
     return DeliverySite(spider.name, settings.getint("KB_MAX_DOCUMENT_CHARS"), None)
 
 
-def kb_settings(settings: BaseSettings) -> BaseSettings:
+def kb_settings(settings: BaseSettings, defaults: dict[str, Any] | None = None) -> BaseSettings:
     """``settings`` over kbcrawler's ``KB_*`` defaults: a copy, every ``KB_*`` name set.
 
     Another Scrapy project that only puts this pipeline in ``ITEM_PIPELINES`` gets the
     defaults of kbcrawler's settings (``settings/__init__.py``, loaded from its file, so a
     project's own top-level ``settings`` module cannot stand in for it; the environment
     variables of CONTRACT.md are read there); its own settings (project, ``-s``) win.
+    ``defaults``: :func:`kbcrawler_defaults` when None.
     """
+    defaults = kbcrawler_defaults() if defaults is None else defaults
+    merged = BaseSettings(defaults, priority="default")
+    merged.update(settings)
+    return merged
+
+
+def kbcrawler_defaults() -> dict[str, Any]:
+    """``{name: default}`` of every ``KB_*`` setting of kbcrawler's ``settings/__init__.py``
+    (loaded from its file when another project's settings module is the loaded one)."""
     path = Path(__file__).resolve().parents[1] / "settings" / "__init__.py"
     module = sys.modules.get("settings")  # our own project's settings module, when loaded
     if module is None or Path(getattr(module, "__file__", None) or "").resolve() != path:
@@ -128,17 +140,21 @@ def kb_settings(settings: BaseSettings) -> BaseSettings:
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    defaults = {k: v for k, v in vars(module).items() if k.startswith("KB_")}
-    merged = BaseSettings(defaults, priority="default")
-    merged.update(settings)
-    return merged
+    return {k: v for k, v in vars(module).items() if k.startswith("KB_")}
 
 
 class KnowledgeBasePipeline:
     """Delivers every page's documents: to the API with a token, else to JSON Lines files."""
 
     def __init__(self, crawler: Crawler):
-        s = self.settings = kb_settings(crawler.settings)
+        defaults = kbcrawler_defaults()
+        s = self.settings = kb_settings(crawler.settings, defaults)
+        # Another project has no `scrapy crawl` check up front: a bad value is one line at
+        # opening (close reason kb_bad_setting), not a traceback here; defaults meanwhile.
+        problems, _ = check_kb_settings(s, defaults)
+        self.bad_settings = "; ".join(problems + unwritable_paths(s))
+        if problems:
+            s = self.settings = kb_settings(BaseSettings(), defaults)
         self.crawler = crawler
         self.stats = crawler.stats
         self.token = os.environ.get(TOKEN_ENV, "").strip()
@@ -186,6 +202,10 @@ class KnowledgeBasePipeline:
         site = delivery_site(spider, self.settings)
         self.site_name = site.name
         self.flush_hint = flush_command(spider)
+        if self.bad_settings:
+            logger.error("Bad setting: %s", self.bad_settings)
+            self.stats.set_value("kb/bad_setting", self.bad_settings)
+            raise CloseSpider("kb_bad_setting")
         if self.sync_run is not None:  # the site lock, before the outbox is touched
             self.sync_run.open()  # CloseSpider while another run of this site holds it
         if site.max_document_chars < MIN_MAX_CHARS:

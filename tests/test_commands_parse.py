@@ -74,3 +74,27 @@ def test_parse_prints_and_writes_the_documents_a_crawl_posts(tmp_path: Path) -> 
     # parse never touches the sync state or the outbox: the crawl's run is the only one.
     assert len(crawl.reports("local")) == 1
     assert len(list((tmp_path / "outbox" / "local").glob("*.jsonl"))) == 1
+
+
+def test_parse_takes_the_settings_a_crawl_takes_and_says_a_bad_one_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """``-s KB_MAX_DOCUMENT_CHARS`` splits as the crawl would; a bad value was a traceback
+    (the spider's from_crawler raising SettingError) and exit status 1."""
+    env = crawl_env(tmp_path)
+    with running_website(tmp_path) as site:
+        url = site.url + "/big.html?kb=50"
+        config = write_site(tmp_path, "local", start_urls=[url], allow=[r"/big\.html"])
+        args = ["--spider", "site", "-a", f"config={config}", url]
+        small = parse(REPO_ROOT, env, *args, "-s", "KB_MAX_DOCUMENT_CHARS=5000")
+        bad = parse(REPO_ROOT, env, *args, "-s", "KB_MAX_DOCUMENT_CHARS=abc")
+        requests = site.requests()
+    assert small.returncode == 0, small.stderr[-3000:]
+    assert "(1/" in small.stdout and "(10/" in small.stdout  # about 50 KB in 5000-char parts
+    assert bad.returncode == 2, bad.stderr[-3000:]
+    assert "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines()[-1] == (
+        "kbcrawler: bad setting: KB_MAX_DOCUMENT_CHARS=abc: expected a whole number of at "
+        "least 1000"
+    )
+    assert len([r for r in requests if r["path"].startswith("/big.html")]) == 1  # small's

@@ -338,6 +338,24 @@ def test_page_of_refuses_with_a_reason(item: Any, reason: str) -> None:
     assert refused.value.reason == reason
 
 
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        # JSON has no NaN or Infinity: json.dumps wrote a bare NaN, which no JSON parser reads.
+        ({"score": float("nan")}, "Item metadata 'score' is not a finite number (nan)"),
+        ({"score": float("inf")}, "Item metadata 'score' is not a finite number (inf)"),
+        # The key is what is wrong, not its (string) value.
+        ({1: "one"}, "Item metadata key 1 is not a string (int)"),
+    ],
+)
+def test_page_of_refuses_metadata_json_cannot_carry(metadata: Any, message: str) -> None:
+    item = {"url": "https://shop.test/", "content": "c", "metadata": metadata}
+    with pytest.raises(ItemRefused) as refused:
+        page_of(item, **KW)
+    assert refused.value.reason == "bad_metadata"
+    assert str(refused.value) == f"{message}: https://shop.test/"
+
+
 def test_url_of_any_item() -> None:
     assert url_of({"url": "https://a.test/"}) == "https://a.test/"
     assert url_of(DataclassPage(title="t", content="c", url="https://b.test/")) == "https://b.test/"
@@ -355,3 +373,32 @@ def test_another_projects_spider_and_settings() -> None:
     site = delivery_site(ShopSpider(), settings)
     assert (site.name, site.max_document_chars, site.chat_model_id) == ("shop", 1234, None)
     assert flush_command(ShopSpider()) == "scrapy crawl shop"  # no kb-flush in that project
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("KB_MAX_DOCUMENT_CHARS", "abc", "KB_MAX_DOCUMENT_CHARS=abc: expected a whole number"),
+        # The floor of the setting is the crawl's (1000), not the split's own 200.
+        ("KB_MAX_DOCUMENT_CHARS", "500", "KB_MAX_DOCUMENT_CHARS=500: expected a whole number"),
+        ("KB_FLUSH_SECONDS", "-1", "KB_FLUSH_SECONDS=-1: expected a number of at least 0.01"),
+        ("KB_OUTBOX", "{blocker}/outbox", "{blocker} is not a folder"),
+    ],
+)
+def test_another_project_with_a_bad_setting_closes_with_one_line(
+    tmp_path: Path, setting: str, value: str, message: str
+) -> None:
+    """Another project has no `scrapy crawl` check up front: before, a bad value was a
+    traceback building the pipeline, and an unwritable outbox a traceback per item (each
+    logging the whole item) with every document lost and the crawl 'finished'."""
+    project = _project(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with running_website(tmp_path) as website:
+        value = value.format(blocker=blocker)
+        result = _crawl(project, website.url, tmp_path, crawl_env(tmp_path), **{setting: value})
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stat("finish_reason") == "kb_bad_setting"
+    errors = [line for line in result.stderr.splitlines() if " ERROR: " in line]
+    assert len(errors) == 1 and message.format(blocker=blocker) in errors[0], errors
+    assert result.stat("kb/documents_written") is None

@@ -212,3 +212,21 @@ def test_kb_check_live_caps_its_estimate_by_the_setting_unless_the_site_gives_it
         )  # fmt: skip
         assert result.returncode == 0, result.stderr[-2000:]
         assert f"estimate of a full run: {pages} pages (max_pages)" in result.stdout
+
+
+@pytest.mark.parametrize("setting", ["KB_STATE_DIR", "KB_OUTBOX"])
+def test_a_state_dir_or_outbox_that_cannot_be_written_is_one_line(
+    website: Any, tmp_path: Path, setting: str
+) -> None:
+    """Before: an unwritable KB_STATE_DIR ended in tracebacks and exit status 1, an
+    unwritable KB_OUTBOX in a traceback per page, every document lost, and exit status 0."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    config = write_site(tmp_path, "nowrite", start_urls=[website.url + FULL_PAGE])
+    website.reset_log()
+    result = crawl_site(config, tmp_path, settings={setting: blocker / "kb"})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"kbcrawler: bad setting: {setting}={blocker / 'kb'}: {blocker} is not a folder"
+    assert website.requests() == []

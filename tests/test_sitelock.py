@@ -61,10 +61,13 @@ lock = SiteLock(Path(sys.argv[1]))
 assert lock.acquire() is None
 child = 0
 if sys.argv[2] == "fork":  # as KB_EXTRACT_START_METHOD=fork's workers: a copy of the process
+    ready_r, ready_w = os.pipe()
     child = os.fork()
-    if child == 0:
+    if child == 0:  # the at-fork hooks have run by now: say so, then wait
+        os.write(ready_w, b"x")
         signal.pause()
         os._exit(0)
+    os.read(ready_r, 1)  # the child closed its copy of the lock before the test goes on
 print(child, flush=True)
 signal.pause()
 """

@@ -86,3 +86,23 @@ def test_off_site_child_sitemaps_and_entries_are_recorded_by_the_offsite_rule(
     pages = _parse(spider, BASE + "/pages.xml", body)
     assert [r.url for r in pages] == [BASE + "/a.html"]
     assert spider.records.counts == {"offsite": 2}
+
+
+def test_a_sitemap_that_gives_no_entries_is_recorded_with_why(tmp_path: Path) -> None:
+    """A sitemap URL answering HTML, one inflating past DOWNLOAD_MAXSIZE and a child sitemap
+    beyond the depth limit each get a per-URL record (``what: sitemap``), like a 404 one:
+    before, only a stat and a log line said so."""
+    spider = _spider(tmp_path, DOWNLOAD_MAXSIZE=100_000)
+    html = b"<html><head><title>Not found</title></head><body><p>Sorry.</p></body></html>"
+    assert _parse(spider, BASE + "/sitemap.xml", html, Response) == []
+    bomb = gzip.compress(_urlset("/a.html") + b" " * 5_000_000)
+    assert _parse(spider, BASE + "/big.xml.gz", bomb, Response) == []
+    index = (
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{BASE}/deeper.xml</loc></sitemap></sitemapindex>"
+    ).encode()
+    deep = XmlResponse(BASE + "/deep.xml", body=index, request=spider.sitemap_request(BASE, 4))
+    assert list(spider.parse_sitemap(deep)) == []
+    assert spider.records.counts == {"parse_error": 1, "too_large": 1, "depth": 1}
+    assert spider.crawler.stats.get_value("sitemap/invalid") == 1
+    assert spider.crawler.stats.get_value("sitemap/too_deep") == 1

@@ -191,3 +191,26 @@ def _lock_holder(lock: Path) -> int | None:
         return json.loads(lock.read_text(encoding="utf-8") or "{}").get("pid")
     except (OSError, ValueError):
         return None
+
+
+def test_a_skipped_page_is_judged_again_not_counted_unchanged(tmp_path: Path) -> None:
+    """A thin page settles no document: the next run fetches it in full and skips it again
+    (recorded ``thin``, exit status 8 like the first run), never a 304 "unchanged" page that
+    would turn a run that reached no content into exit status 0."""
+    with running_website(tmp_path) as site:
+        site_file = write_site(
+            tmp_path, SITE, start_urls=[site.url + "/en/thin.html"],
+            allow=[r"/en/thin\.html$"], follow_links=False,
+        )  # fmt: skip
+        runs = []
+        for _ in range(2):
+            site.reset_log()
+            runs.append(crawl_site(site_file, tmp_path))
+            statuses = [r["status"] for r in site.requests() if r["path"] == "/en/thin.html"]
+            assert statuses == [200], statuses
+    for run in runs:
+        assert run.returncode == 8, run.stderr[-3000:]
+        assert run.stat("sync/unchanged/304") is None
+        report = run.reports(SITE)[-1]
+        assert report["skipped"].get("thin") == 1, report["skipped"]
+        assert report["failed"] == "no_content"

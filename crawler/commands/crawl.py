@@ -19,7 +19,7 @@ from crawler.access import MissingVariableError, resolve_credentials
 from crawler.config import ConfigError, load_packaged_site, load_site_file, packaged_site_files
 from crawler.exitstatus import EXIT_CONFIG, exit_status
 from crawler.extensions.sync import SyncRun
-from crawler.paths import resolve_path_settings
+from crawler.paths import resolve_path_settings, unwritable_paths
 from crawler.pool import check_start_method
 from crawler.render import check_browser
 from crawler.settings_check import check_kb_settings
@@ -66,6 +66,9 @@ def check_settings(settings: BaseSettings) -> list[str]:
     if problems:
         raise ConfigError("; ".join(problems))
     warnings += resolve_path_settings(settings)
+    unwritable = unwritable_paths(settings)
+    if unwritable:
+        raise ConfigError("; ".join(unwritable))
     try:
         check_start_method(settings.get("KB_EXTRACT_START_METHOD"))
         check_api_url(settings.get("KB_API_URL") or "")

@@ -9,6 +9,7 @@ run report or outbox (the item pipelines are off), so it never alters the next c
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, Spider
@@ -16,9 +17,11 @@ from scrapy.commands.parse import Command as ScrapyParseCommand
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.config import ConfigError, load_packaged_site, packaged_site_files
+from crawler.exitstatus import EXIT_CONFIG
 from crawler.explain import documents_of, learned_limit
 from crawler.items import PageItem
 from crawler.middlewares import offsite_allows
+from crawler.settings_check import check_kb_settings
 from crawler.sitecommands import state_dir
 from crawler.spiders.site import SiteSpider
 
@@ -85,6 +88,17 @@ class Command(ScrapyParseCommand):
         # Scrapy's parse hands items to the feed exports only when it sees -o; -O counts too.
         if getattr(opts, "overwrite_output", None) and not opts.output:
             opts.output = opts.overwrite_output
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Scrapy's parse, after the ``KB_*`` settings are checked as ``scrapy crawl`` checks
+        them: a bad value is one line and exit status 2, before any request."""
+        assert self.settings is not None
+        problems, _ = check_kb_settings(self.settings)
+        if problems:
+            print(f"kbcrawler: bad setting: {'; '.join(problems)}", file=sys.stderr)
+            self.exitcode = EXIT_CONFIG
+            return
+        super().run(args, opts)
 
     def prepare_request(
         self, spider: Spider, request: Request, opts: argparse.Namespace

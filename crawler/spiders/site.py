@@ -385,10 +385,22 @@ class SiteSpider(SitemapSpider):
         if response.url.endswith("/robots.txt"):
             yield from self._robots_sitemaps(response.body, response.url, level)
             return
-        body = self._sitemap_body(response)
+        referer = _referer(response.request)
+        try:
+            # Scrapy's ``_get_sitemap_body`` would return None for a sitemap inflating beyond
+            # the bound as for one that is not a sitemap, and raise on a corrupt gzip.
+            body = sitemap_body(response, self.max_sitemap_bytes)
+        except DecompressedTooLarge:
+            self.crawler.stats.inc_value("sitemap/too_large")
+            detail = f"inflates beyond {self.max_sitemap_bytes} bytes"
+            logger.warning("Sitemap %s %s", response.url, detail)
+            self.skip(response.url, "too_large", detail=detail, referer=referer, what="sitemap")
+            return
         if body is None:
             self.crawler.stats.inc_value("sitemap/invalid")
             logger.warning("Not a usable sitemap: %s", response.url)
+            detail = "not a sitemap (no urlset or sitemapindex)"
+            self.skip(response.url, "parse_error", detail=detail, referer=referer, what="sitemap")
             return
         try:
             sitemap = Sitemap(body)
@@ -396,6 +408,7 @@ class SiteSpider(SitemapSpider):
         except Exception as exc:  # lxml's errors on a broken document: counted, never silent
             self.crawler.stats.inc_value("discovery/parse_error")
             logger.warning("Sitemap %s could not be parsed: %s", response.url, exc)
+            self.skip(response.url, "parse_error", detail=str(exc), referer=referer, what="sitemap")
             return
         self.crawler.stats.inc_value("sitemap/parsed")
         for entry in self.sitemap_filter(self._entries(sitemap, response.url)):
@@ -405,6 +418,7 @@ class SiteSpider(SitemapSpider):
             if sitemap.type == "sitemapindex":
                 if level + 1 >= MAX_SITEMAP_DEPTH:
                     self.crawler.stats.inc_value("sitemap/too_deep")
+                    self.skip(loc, "depth", referer=response.url, what="sitemap")
                 elif self.on_site(loc):
                     yield self.sitemap_request(loc, level + 1)
                 else:
@@ -430,25 +444,14 @@ class SiteSpider(SitemapSpider):
             for count, entry in enumerate(sitemap, 1):
                 if count > MAX_SITEMAP_ENTRIES:
                     self.crawler.stats.inc_value("sitemap/entries_over_limit")
-                    logger.warning("Sitemap %s has over %d entries; rest ignored", url, count)
+                    logger.warning(
+                        "Sitemap %s has over %d entries; rest ignored", url, MAX_SITEMAP_ENTRIES
+                    )
                     return
                 yield entry
         except Exception as exc:  # lxml's errors: counted, never silent
             self.crawler.stats.inc_value("discovery/parse_error")
             logger.warning("Sitemap %s could not be parsed to its end: %s", url, exc)
-
-    def _sitemap_body(self, response: Response) -> bytes | None:
-        """The XML of a sitemap (:func:`crawler.sitefiles.sitemap_body`); None if not one, or
-        if it inflates beyond DOWNLOAD_MAXSIZE (counted: Scrapy's ``_get_sitemap_body``
-        would return None for both, and raise on a corrupt gzip)."""
-        try:
-            return sitemap_body(response, self.max_sitemap_bytes)
-        except DecompressedTooLarge:
-            self.crawler.stats.inc_value("sitemap/too_large")
-            logger.warning(
-                "Sitemap %s inflates beyond %d bytes", response.url, self.max_sitemap_bytes
-            )
-            return None
 
     def _robots_sitemaps(self, body: bytes, robots_url: str, level: int = 0) -> Iterator[Request]:
         for url in robots_sitemap_urls(body, robots_url):
