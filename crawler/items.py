@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
@@ -107,11 +108,16 @@ def page_of(item: Any, *, site: str, lang_sample_chars: int) -> PageItem:
     url, content = adapter.get("url"), adapter.get("content")
     if not isinstance(url, str) or not url.strip():
         raise ItemRefused(f"Item without a url (a non-empty string): {_fields(adapter)}", "no_url")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # The API's url is the page's address for the chatbot's answers: an absolute one.
+        raise ItemRefused(f"Item url is not an absolute http(s) URL: {url[:200]!r}", "bad_url")
     if not isinstance(content, str) or not content.strip():
         raise ItemRefused(f"Item without content (a non-empty string): {url}", "no_content")
     # Loaded only when another project's items need them (titles imports lxml).
     from crawler.extract.text import content_fingerprint
     from crawler.extract.titles import title_from_url
+    from crawler.langcodes import normalize_lang
     from crawler.language import detect_language
 
     title = adapter.get("title")
@@ -119,8 +125,10 @@ def page_of(item: Any, *, site: str, lang_sample_chars: int) -> PageItem:
         kind = type(title).__name__
         raise ItemRefused(f"Item title is not a string ({kind}): {url}", "bad_title")
     metadata = _metadata(adapter.get("metadata"), url)
-    if not isinstance(metadata.get("language"), str) or not metadata["language"]:
-        metadata["language"] = detect_language(content, sample_chars=lang_sample_chars)
+    # ISO 639-1 as the crawl gives it ('en-US', 'eng' -> 'en'); a name ('English') or junk
+    # is replaced by the language detected in the content.
+    language = normalize_lang(metadata.get("language"))
+    metadata["language"] = language or detect_language(content, sample_chars=lang_sample_chars)
     metadata.setdefault("site", site)
     metadata.setdefault("crawled_at", crawled_now())
     metadata["source_url"] = url

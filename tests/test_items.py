@@ -330,6 +330,8 @@ def test_page_of_reads_any_item_and_completes_the_metadata() -> None:
             "bad_metadata",
         ),
         (["not", "an", "item"], "not_an_item"),
+        ({"url": "/relative/page", "content": "c"}, "bad_url"),
+        ({"url": "ftp://files.test/a.txt", "content": "c"}, "bad_url"),
     ],
 )
 def test_page_of_refuses_with_a_reason(item: Any, reason: str) -> None:
@@ -402,3 +404,13 @@ def test_another_project_with_a_bad_setting_closes_with_one_line(
     errors = [line for line in result.stderr.splitlines() if " ERROR: " in line]
     assert len(errors) == 1 and message.format(blocker=blocker) in errors[0], errors
     assert result.stat("kb/documents_written") is None
+
+
+@pytest.mark.parametrize(
+    ("given", "posted"), [("en-US", "en"), ("eng", "en"), ("English", "en"), ("xx", "en")]
+)
+def test_an_items_language_is_posted_as_iso_639_1(given: str, posted: str) -> None:
+    """A tag is reduced to ISO 639-1 as the crawl does; a name or junk is replaced by the
+    language detected in the content (English here)."""
+    item = {"url": "https://shop.test/a", "content": ENGLISH, "metadata": {"language": given}}
+    assert page_of(item, **KW).document["metadata"]["language"] == posted
