@@ -82,6 +82,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.SiteCredentialsMiddleware": 590,
 }
 EXTENSIONS = {
+    # AutoThrottle that lets a 304 Not Modified lower the delay as a 200 does (incremental
+    # runs answer mostly 304): crawler/scrapy_compat.py.
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.scrapy_compat.NotModifiedAutoThrottle": 0,
     # Live progress on a terminal, else a log line every KB_PROGRESS_SECONDS.
     "crawler.extensions.progress.Progress": 500,
     # The site lock, sync state, per-URL records and run report (last: its spider_closed

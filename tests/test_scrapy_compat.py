@@ -17,13 +17,23 @@ import pytest
 from scrapy import Request
 from scrapy.core.downloader import Downloader, Slot
 from scrapy.core.scheduler import Scheduler
+from scrapy.extensions.throttle import AutoThrottle
+from scrapy.http import Response
+from scrapy.settings import Settings
 from scrapy.spiders import SitemapSpider
+from scrapy.utils.conf import build_component_list
+from scrapy.utils.misc import load_object
 from scrapy.utils.test import get_crawler
 
 import settings as project_settings
 from crawler import scrapy_compat
 from crawler.scheduler import DiskQueueScheduler
-from crawler.scrapy_compat import DecompressedTooLarge, gunzip_within, hold_slot_delay
+from crawler.scrapy_compat import (
+    DecompressedTooLarge,
+    NotModifiedAutoThrottle,
+    gunzip_within,
+    hold_slot_delay,
+)
 from crawler.spiders.site import SiteSpider
 from tests.crawl_runner import write_site
 
@@ -150,3 +160,37 @@ def test_site_spider_names_do_not_collide_with_sitemapspiders_attributes(tmp_pat
     methods = {n for c in SiteSpider.__mro__ if c is not SitemapSpider for n in vars(c)}
     assert not own & methods
     assert spider.sitemap_filter is not None and list(spider.sitemap_filter([{"loc": "x"}]))
+
+
+def _delay_after(throttle_class: type[AutoThrottle], status: int) -> float:
+    """A slot's delay after one fast answer (10 ms) with ``status``, from 0.5 s."""
+    crawler = get_crawler(settings_dict={"AUTOTHROTTLE_ENABLED": True})
+    throttle = throttle_class(crawler)
+    throttle.mindelay, throttle.maxdelay = 0.0, 30.0  # what _spider_opened sets
+    slot = Slot(concurrency=1, delay=0.5, jitter=0.0)
+    throttle._adjust_delay(slot, 0.01, Response("https://example.com/", status=status))
+    return slot.delay
+
+
+def test_autothrottle_lets_only_a_200_lower_the_delay() -> None:
+    """Scrapy's policy the override relies on: _adjust_delay(slot, latency, response), and
+    a 304 does not lower the delay there (if Scrapy changes either, this fails)."""
+    assert list(inspect.signature(AutoThrottle._adjust_delay).parameters) == [
+        "self", "slot", "latency", "response",
+    ]  # fmt: skip
+    assert _delay_after(AutoThrottle, 200) < 0.5
+    assert _delay_after(AutoThrottle, 304) == 0.5
+
+
+def test_a_304_lowers_the_delay_as_a_200_does_and_errors_still_do_not() -> None:
+    assert _delay_after(NotModifiedAutoThrottle, 304) == _delay_after(AutoThrottle, 200) < 0.5
+    assert _delay_after(NotModifiedAutoThrottle, 404) == 0.5
+    assert _delay_after(NotModifiedAutoThrottle, 503) == 0.5
+
+
+def test_the_project_runs_the_304_aware_autothrottle() -> None:
+    settings = Settings()
+    settings.setmodule(project_settings)
+    enabled = build_component_list(settings.getwithbase("EXTENSIONS"))
+    assert NotModifiedAutoThrottle in map(load_object, enabled)
+    assert AutoThrottle not in map(load_object, enabled)
