@@ -2,8 +2,8 @@
 
 Scrapy's ``Request.to_dict`` finds the name of a bound callback by listing every member
 of the spider (``inspect.getmembers``), a cost that showed in profiles (docs/benchmarks.md):
-twice per page, on the reactor thread, for every request pushed to the disk queue. A bound method already knows
-its name; this class uses it when the spider really has that method.
+twice per page, on the reactor thread, for every request pushed to the disk queue. A bound
+method already knows its name; this class uses it when the spider really has that method.
 """
 
 from __future__ import annotations
