@@ -66,7 +66,8 @@ def app_shell_reason(html: str | bytes | lxml.html.HtmlElement) -> str | None:
     tree = html if isinstance(html, lxml.html.HtmlElement) else _parse(html)
     if tree is None:
         return None
-    # (an id test in Python: an XPath comparing each element's id with every name is 8x slower)
+    # (an id test in Python: an XPath comparing each element's id with every name is slower;
+    # docs/benchmarks.md)
     mounts = [e for e in tree.xpath("//*[@id]") if e.get("id", "").strip() in MOUNT_IDS]
     for element in [*tree.iter("app-root"), *mounts]:
         if len(_visible_text(element)) < MOUNT_EMPTY_CHARS:

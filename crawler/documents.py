@@ -6,8 +6,8 @@ process (:mod:`crawler.documentkinds`, which imports none of this).
 
 - PDF: text by pypdfium2 (PDFium; Apache-2.0/BSD-3), pypdf (BSD-3) when PDFium cannot
   open the file. Chosen by measurement on Debian's documentation PDFs
-  (docs/benchmarks/pdf_choice.py): PDFium is 13x faster (1.3-1.7 ms a page against
-  20-23 ms) and re-joins words hyphenated at line ends, which pypdf leaves split.
+  (docs/benchmarks/pdf_choice.py, results in docs/benchmarks.md): PDFium is much faster
+  and re-joins words hyphenated at line ends, which pypdf leaves split.
   The text is normalized by :func:`normalize_pdf_text`.
 - DOCX: mammoth (BSD-2) to HTML, then HTML to Markdown like pages (:func:`html_markdown`).
 """

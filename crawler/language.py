@@ -1,7 +1,7 @@
 """Language identification for extracted page text.
 
 Runs inside process-pool workers, so the expensive part (loading langdetect's ~55 language
-profiles, ~0.2 s) happens once per process at import time, and detection is made deterministic
+profiles) happens once per process at import time, and detection is made deterministic
 with ``DetectorFactory.seed = 0`` (langdetect is randomised by default, which would make the
 same page flip language between crawls and churn the knowledge base).
 
@@ -34,10 +34,11 @@ def _load_profiles() -> DetectorFactory:
 
     Same files, same order (``os.listdir``, as ``DetectorFactory.load_profile``), same values
     as langdetect's own loader, but stored as 32-bit floats: langdetect keeps each of the
-    ~88,000 n-grams as a list of 55 Python floats, ~60 MB in every extraction worker; the
-    arrays take ~20 MB less (``Detector`` only indexes them). On 244 page samples in eight
-    languages (Python and PostgreSQL docs, tests.perf's site, the article fixtures) the
-    detected language is the same for every one and no probability moves by 0.001.
+    ~88,000 n-grams as a list of 55 Python floats in every extraction worker; the arrays
+    take far less memory (``Detector`` only indexes them; docs/benchmarks.md). On 244 page
+    samples in eight languages (Python and PostgreSQL docs, tests.perf's site, the article
+    fixtures) the detected language is the same for every one and no probability moves by
+    0.001.
     Raises ``LangDetectException`` when the profiles are missing or malformed, as langdetect.
     """
     factory = DetectorFactory()
@@ -155,7 +156,7 @@ def detect_language(
         return fallback
     result = None
     if sample_chars > _FIRST_PASS_CHARS and len(stripped) > _FIRST_PASS_CHARS:
-        # Cheap first pass: langdetect's cost is linear in input (~1.5 ms per 1000 chars) and
+        # Cheap first pass: langdetect's cost is linear in the input's length, and
         # a confident answer on 1000 spread chars rarely changes with 3000.
         result = _langdetect(_sample(stripped, _FIRST_PASS_CHARS))
         if result is not None and result[1] < _FIRST_PASS_CONFIDENCE:

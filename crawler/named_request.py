@@ -1,9 +1,9 @@
 """A Request that names its spider callbacks cheaply when it goes to the disk queue.
 
 Scrapy's ``Request.to_dict`` finds the name of a bound callback by listing every member
-of the spider (``inspect.getmembers``): about 0.2 ms per callback, twice per page, on the
-reactor thread, for every request pushed to the disk queue. A bound method already knows
-its name; this class uses it when the spider really has that method.
+of the spider (``inspect.getmembers``), a cost that showed in profiles (docs/benchmarks.md):
+twice per page, on the reactor thread, for every request pushed to the disk queue. A bound
+method already knows its name; this class uses it when the spider really has that method.
 """
 
 from __future__ import annotations

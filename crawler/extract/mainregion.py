@@ -242,7 +242,7 @@ _LOCAL_TOC = frozenset({"local", "topic"})  # with "contents": docutils' content
 
 def _is_chrome(element: HtmlElement) -> bool:
     """One element's chrome test (a Python set test per element: a 50-way XPath ``or``
-    over every element cost 0.3 s on a 1 MB Sphinx page)."""
+    over every element was far slower on big Sphinx pages; docs/benchmarks.md)."""
     attrib = element.attrib
     classes = attrib.get("class")
     if classes:
