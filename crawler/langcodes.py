@@ -3,7 +3,7 @@
 The codes come from the maintained ``langcodes`` library (the IANA language subtag registry
 and CLDR's replacements: ``iw`` → ``he``, ``deu``/``ger`` → ``de``, ``cmn`` → ``zh``); its
 language-name data (``language_data``) is not needed. Kept apart from
-:mod:`crawler.language` (which loads langdetect's profiles, ~60 MB) so the crawler process can
+:mod:`crawler.language` (which loads langdetect's profiles, tens of MB) so the crawler process can
 validate site files and options without loading them: only the extraction workers need
 langdetect.
 """

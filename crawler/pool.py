@@ -55,7 +55,7 @@ def check_start_method(method: str) -> None:
 
 
 # The workers' side. They import crawler.extract.worker (trafilatura, langdetect's profiles:
-# ~60 MB) only when they run, which is in a worker: never in the crawler process.
+# tens of MB) only when they run, which is in a worker: never in the crawler process.
 
 
 def _process_page(*args: Any) -> Any:
@@ -144,7 +144,7 @@ def _main_module_hidden() -> Iterator[None]:
 
     ``multiprocessing`` re-imports the parent's main module in each spawned child. Here that
     is the ``scrapy`` script or ``scrapyd.runner``, which would load Scrapy and Twisted
-    (~60 MB) into every worker for nothing. The work functions live in
+    (tens of MB) into every worker for nothing. The work functions live in
     :mod:`crawler.extract.worker`, which the workers import by name.
     """
     main = sys.modules.get("__main__")

@@ -37,7 +37,7 @@ CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 # Outputs processed in parallel per response. Scrapy starts this many asyncio tasks for
 # every response; a page yields one item, so the default 100 only burned reactor CPU
-# (~5 ms a page, a quarter of the reactor's time in tests/perf).
+# (a large share of the reactor's time in tests/perf; docs/benchmarks.md).
 CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 0.0
 DOWNLOAD_TIMEOUT = 30

@@ -2,7 +2,7 @@
 language and robots directives, from ``<meta>`` tags, JSON-LD and ``<link>``.
 
 Pure functions on an lxml tree; nothing is modified. ``trafilatura.extract_metadata`` is
-deliberately not used: it costs ~50 ms on a 100 KB page (htmldate's extensive search) and
+deliberately not used: it is slow on big pages (htmldate's extensive search; docs/benchmarks.md) and
 picked a copyright year as the publication date on our fixtures.
 """
 

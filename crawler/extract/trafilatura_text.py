@@ -3,7 +3,7 @@
 Used where a page declares no main region (:mod:`crawler.extract.mainregion`). trafilatura
 copies the tree it is given (it never re-parses the HTML, and our tree is left as it was);
 it runs in ``fast`` mode first and only falls back to its full cascade (readability/justext
-comparison, roughly twice the cost) when the fast result is short.
+comparison, dearer) when the fast result is short.
 """
 
 from __future__ import annotations

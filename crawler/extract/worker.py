@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["WORKER_NICENESS", "process_document", "process_page", "warm_up"]
 
 # Workers yield the CPU to the reactor process: it feeds them and paces the API sends,
-# and queued behind them for a core it fell behind (the API channel ran 13 % under its
-# limit while crawling in tests/perf). Extraction throughput is unchanged.
+# and queued behind them for a core it fell behind (the API channel ran under its limit
+# while crawling in tests/perf; docs/benchmarks.md). Extraction throughput is unchanged.
 WORKER_NICENESS = 5
 
 
