@@ -259,11 +259,12 @@ class _Worker:
 class ExtractionPool:
     """Runs :func:`crawler.extract.worker.process_page` in worker processes.
 
-    ``workers=0`` means one per core. ``inline=True`` runs in the calling thread:
-    it exists only as the benchmark's naive baseline. ``start_method`` is how worker
-    processes are made: ``spawn`` (default) gives lean workers that hold only the
-    extraction libraries, where ``fork`` copies the whole crawler into each one (every
-    worker's RSS then counts the crawler's memory again).
+    ``workers=0`` means one per core. ``timeout`` is the seconds one page may take
+    before its worker is replaced (``KB_EXTRACT_TIMEOUT``). ``inline=True`` runs in the
+    calling thread: it exists only as the benchmark's naive baseline. ``start_method`` is
+    how worker processes are made (``KB_EXTRACT_START_METHOD``): ``spawn`` gives lean
+    workers that hold only the extraction libraries, where ``fork`` copies the whole
+    crawler into each one (every worker's RSS then counts the crawler's memory again).
 
     A page goes to a free worker at once, or waits in line. While pages wait (one for every
     worker), a busy worker is also given its next page, behind the one it works on: it reads
@@ -275,10 +276,10 @@ class ExtractionPool:
         self,
         workers: int = 0,
         *,
-        timeout: float = 60.0,
+        timeout: float,
         max_pending: int = 0,
         inline: bool = False,
-        start_method: str = "spawn",
+        start_method: str,
         func: Callable[..., Any] = _process_page,
     ):
         check_start_method(start_method)

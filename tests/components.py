@@ -22,6 +22,7 @@ import settings as project_settings
 from crawler.extract import core
 from crawler.extract.result import ExtractedPage
 from crawler.options import ExtractOptions
+from crawler.pool import ExtractionPool
 from crawler.spiders.site import SiteSpider
 
 
@@ -33,6 +34,16 @@ def extract_options(**changes: Any) -> ExtractOptions:
         "lang_sample_chars": project_settings.KB_LANG_SAMPLE_CHARS,
     }
     return ExtractOptions(**{**defaults, **changes})
+
+
+def make_pool(workers: int = 0, **changes: Any) -> ExtractionPool:
+    """An ExtractionPool with the settings' timeout and start method (KB_EXTRACT_TIMEOUT,
+    KB_EXTRACT_START_METHOD), as the crawl builds it, plus ``changes``."""
+    defaults = {
+        "timeout": project_settings.KB_EXTRACT_TIMEOUT,
+        "start_method": project_settings.KB_EXTRACT_START_METHOD,
+    }
+    return ExtractionPool(workers, **{**defaults, **changes})
 
 
 def extract_page(

@@ -20,6 +20,7 @@ import pytest
 from crawler import pool as pool_module
 from crawler.pool import ExtractionPool, PageFailed
 from tests import pool_tasks
+from tests.components import make_pool
 from tests.pool_tasks import behave
 
 
@@ -44,7 +45,7 @@ def _outcomes(pool: ExtractionPool, values: list[str]) -> list[Any]:
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver", "fork"])
 def test_pages_run_in_worker_processes(start_method: str) -> None:
     async def main() -> list[dict]:
-        pool = ExtractionPool(2, func=behave, start_method=start_method)
+        pool = make_pool(2, func=behave, start_method=start_method)
         try:
             return await asyncio.gather(*(pool.run(str(i)) for i in range(8)))
         finally:
@@ -60,7 +61,7 @@ def test_pages_run_in_worker_processes(start_method: str) -> None:
 )
 def test_a_bad_page_fails_alone(value: str, reason: str) -> None:
     async def main() -> tuple[str, list[dict]]:
-        pool = ExtractionPool(2, timeout=2, func=behave)
+        pool = make_pool(2, timeout=2, func=behave)
         try:
             with pytest.raises(PageFailed) as failed:
                 await pool.run(value)
@@ -79,7 +80,7 @@ def test_back_pressure_bounds_pages_waiting(tmp_path) -> None:
     gate = tmp_path / "gate"
 
     async def main() -> tuple[int, int, list[dict]]:
-        pool = ExtractionPool(1, max_pending=2, func=behave)
+        pool = make_pool(1, max_pending=2, func=behave)
         try:
             tasks = [asyncio.ensure_future(pool.run(f"gate:{gate}")) for _ in range(6)]
             # Each task reaches the pool's bound in its first turn of the loop; no page can
@@ -102,7 +103,7 @@ def test_back_pressure_bounds_pages_waiting(tmp_path) -> None:
 def test_inline_mode_runs_in_this_process() -> None:
 
     async def main() -> dict:
-        return await ExtractionPool(1, inline=True, func=behave).run("x")
+        return await make_pool(1, inline=True, func=behave).run("x")
 
     assert _run(main())["pid"] == os.getpid()
 
@@ -114,7 +115,7 @@ def test_crawler_process_does_not_load_the_extraction_libraries() -> None:
         "import sys, settings, crawler.spiders.site, crawler.commands.crawl, "
         "crawler.middlewares, pipelines.kb, pipelines.sync\n"
         "from crawler.pool import ExtractionPool\n"
-        "ExtractionPool(1)\n"
+        "ExtractionPool(1, timeout=60, start_method='spawn')\n"
         "print(sorted(m for m in ('trafilatura', 'langdetect', 'crawler.extract') "
         "if m in sys.modules))"
     )
@@ -126,7 +127,7 @@ def test_crawler_process_does_not_load_the_extraction_libraries() -> None:
 
 def test_pages_in_line_behind_a_hung_page_are_not_lost() -> None:
     async def main() -> list[Any]:
-        pool = ExtractionPool(1, timeout=2, func=behave)
+        pool = make_pool(1, timeout=2, func=behave)
         try:
             runs = [pool.run("hang"), *(pool.run(f"next{i}") for i in range(3))]
             return await asyncio.gather(*runs, return_exceptions=True)
@@ -140,7 +141,7 @@ def test_pages_in_line_behind_a_hung_page_are_not_lost() -> None:
 
 def test_a_worker_killed_between_pages_is_replaced() -> None:
     async def main() -> tuple[list[dict], list[dict], int]:
-        pool = ExtractionPool(2, func=behave)
+        pool = make_pool(2, func=behave)
         try:
             first = await asyncio.gather(*(pool.run(f"a{i}") for i in range(4)))
             victim = next(w.process for w in pool._pool if w.process.pid == first[0]["pid"])
@@ -167,7 +168,7 @@ def test_workers_that_cannot_start_fail_every_page_not_the_crawl(
     vanishing.__module__ = pool_tasks.__name__
     monkeypatch.setattr(pool_tasks, "vanishing", vanishing, raising=False)
 
-    assert _outcomes(ExtractionPool(2, func=vanishing), list("abcde")) == ["worker_crash"] * 5
+    assert _outcomes(make_pool(2, func=vanishing), list("abcde")) == ["worker_crash"] * 5
 
 
 def _running(pid: int) -> bool:
@@ -184,7 +185,7 @@ def test_workers_exit_when_the_crawler_is_killed_while_they_start() -> None:
         "import asyncio, os, signal\n"
         "from crawler.pool import ExtractionPool\n"
         "async def main():\n"
-        "    pool = ExtractionPool(2)\n"
+        "    pool = ExtractionPool(2, timeout=60, start_method='spawn')\n"
         "    pool.start()\n"
         "    print(*(w.process.pid for w in pool._pool), flush=True)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -209,7 +210,7 @@ def test_pages_fail_rather_than_wait_when_no_worker_can_start(
 
     monkeypatch.setattr(ExtractionPool, "_start_worker", no_process)
 
-    assert _outcomes(ExtractionPool(2, func=behave), list("abc")) == ["worker_crash"] * 3
+    assert _outcomes(make_pool(2, func=behave), list("abc")) == ["worker_crash"] * 3
 
 
 def test_a_worker_started_without_a_descriptor_left_is_not_left_running(
@@ -224,13 +225,13 @@ def test_a_worker_started_without_a_descriptor_left_is_not_left_running(
 
     monkeypatch.setattr(pool_module._Worker, "__init__", no_descriptor)
 
-    assert _outcomes(ExtractionPool(2, func=behave), list("abc")) == ["worker_crash"] * 3
+    assert _outcomes(make_pool(2, func=behave), list("abc")) == ["worker_crash"] * 3
     assert started and not [p for p in started if p.is_alive()]
 
 
 def test_a_closed_pool_fails_pages_and_starts_no_workers() -> None:
     async def main() -> tuple[dict, Any, int]:
-        pool = ExtractionPool(1, func=behave)
+        pool = make_pool(1, func=behave)
         first = await pool.run("a")
         pool.close()
         with pytest.raises(PageFailed) as late:
@@ -251,7 +252,7 @@ def test_big_pages_queued_behind_a_busy_worker_never_block_the_reactor(tmp_path)
     sizes = [8_000_000 + i for i in range(4)]
 
     async def main() -> tuple[list[dict], tuple[bool, bool], float]:
-        pool = ExtractionPool(1, func=pool_tasks.gated_size)
+        pool = make_pool(1, func=pool_tasks.gated_size)
         warm = tmp_path / "open"
         warm.touch()
         try:
@@ -276,7 +277,7 @@ def test_big_pages_queued_behind_a_busy_worker_never_block_the_reactor(tmp_path)
 
 def test_pages_behind_a_crashing_page_are_not_lost() -> None:
     """A page already written behind the one that kills its worker goes back in line."""
-    assert _outcomes(ExtractionPool(1, func=behave), ["crash", "a", "b", "c"]) == [
+    assert _outcomes(make_pool(1, func=behave), ["crash", "a", "b", "c"]) == [
         "worker_crash",
         "a",
         "b",
@@ -302,7 +303,7 @@ def test_a_worker_gets_a_next_page_only_when_no_worker_is_left_without_one(tmp_p
     gate = tmp_path / "gate"
 
     async def main() -> tuple[set[int], dict, dict, bool]:
-        pool = ExtractionPool(2, func=behave)
+        pool = make_pool(2, func=behave)
         try:
             first = [asyncio.ensure_future(pool.run(f"gate:{gate}")) for _ in range(2)]
             await _until(lambda: _all_ready(pool))
@@ -333,7 +334,7 @@ def test_a_page_written_to_a_worker_already_dead_is_not_charged_a_try(tmp_path) 
     warm.touch()
 
     async def main() -> dict:
-        pool = ExtractionPool(1, func=pool_tasks.crash_once)
+        pool = make_pool(1, func=pool_tasks.crash_once)
         try:
             await pool.run(str(warm), "warm")
             pid = pool._pool[0].process.pid
@@ -355,7 +356,7 @@ def test_results_bigger_than_a_socket_buffer_with_a_default_socket_timeout() -> 
     try:
 
         async def main() -> list[dict]:
-            pool = ExtractionPool(2, func=pool_tasks.sized)
+            pool = make_pool(2, func=pool_tasks.sized)
             try:
                 return await asyncio.gather(*(pool.run(20_000_000) for _ in range(3)))
             finally:
@@ -385,7 +386,7 @@ def test_a_stalled_worker_does_not_block_the_event_loop(
 
     async def main() -> tuple[str, list[float], tuple[float, float], dict]:
         loop = asyncio.get_running_loop()
-        pool = ExtractionPool(1, timeout=2, func=pool_tasks.stall)
+        pool = make_pool(1, timeout=2, func=pool_tasks.stall)
         ticks: list[float] = []
         handle: list[asyncio.Handle] = []
 
