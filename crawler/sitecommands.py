@@ -20,6 +20,13 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.misc import load_object
 
 from crawler.config import ConfigError, SettingError
+from crawler.exitstatus import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_KB_REFUSED,
+    EXIT_OK,
+    EXIT_UNDELIVERED,
+)
 from crawler.paths import resolve_path
 from crawler.settings_check import check_kb_settings
 
@@ -33,7 +40,7 @@ if TYPE_CHECKING:
     from crawler.spiders.site import SiteSpider
     from pipelines.client import KBClient, Source
 
-EXIT_USAGE = 2
+EXIT_USAGE = EXIT_CONFIG  # a bad site name, option or site file: as `scrapy crawl`
 
 
 class UnknownSite(ConfigError):
@@ -104,8 +111,6 @@ def outbox_dir(settings: BaseSettings) -> Path:
 
 
 # -- kb-search / kb-query ----------------------------------------------------------------------
-EXIT_KB_REFUSED = 3  # as `scrapy crawl`: the knowledge base refused us
-EXIT_KB_UNAVAILABLE = 6
 
 
 def kb_client(settings: BaseSettings, site: SiteConfig) -> KBClient:
@@ -265,9 +270,9 @@ def run_kb_call(
     except KBUnavailable as exc:
         print(f"kbcrawler: the knowledge base is unavailable ({exc.code}: {exc.message})",
               file=sys.stderr)  # fmt: skip
-        return EXIT_KB_UNAVAILABLE
+        return EXIT_UNDELIVERED  # as `scrapy crawl` when the knowledge base is unavailable
     except KBError as exc:
         print(f"kbcrawler: the knowledge base answered {exc.code}: {exc.message}", file=sys.stderr)
-        return EXIT_KB_REFUSED if exc.status in (401, 402, 403, 404) else 1
+        return EXIT_KB_REFUSED if exc.status in (401, 402, 403, 404) else EXIT_FAILED
     print("\n".join(lines))
-    return 0
+    return EXIT_OK

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from crawler.exitstatus import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterator
@@ -40,9 +42,8 @@ MISSING_CLIENT = (
     "scrapyd-client)"
 )
 
-EXIT_OK = 0
-EXIT_SCRAPYD = 1  # scrapyd unreachable or refused a call
-EXIT_USAGE = 2  # unknown site, bad option, scrapyd-client not installed
+EXIT_SCRAPYD = EXIT_FAILED  # scrapyd unreachable or refused a call
+EXIT_USAGE = EXIT_CONFIG  # unknown site, bad option, scrapyd-client not installed
 
 
 class ScrapydError(Exception):
