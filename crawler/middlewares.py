@@ -84,17 +84,18 @@ class OffsiteMiddleware(ScrapyOffsiteMiddleware):
 
     Scrapy drops an off-site request when it is scheduled (a redirect leaving the site, a
     start URL outside ``allowed_domains``) with no errback and no ``request_dropped`` signal:
-    the spider's ``offsite_dropped(request)``, when it has one, records it (reason
-    ``offsite``). A request refused at download time goes to its errback, as in Scrapy.
+    a site file's spider (:func:`crawler.spiders.site_spider_of`) records it with its
+    ``offsite_dropped(request)`` (reason ``offsite``); any other spider's are only dropped.
+    A request refused at download time goes to its errback, as in Scrapy.
     """
 
     def request_scheduled(self, request: Request, spider: Spider | None = None) -> None:
         try:
             super().request_scheduled(request, spider)
         except IgnoreRequest:
-            dropped = getattr(self.crawler.spider, "offsite_dropped", None)
-            if dropped is not None:
-                dropped(request)
+            site_spider = site_spider_of(self.crawler.spider)
+            if site_spider is not None:
+                site_spider.offsite_dropped(request)
             raise
 
 

@@ -21,6 +21,7 @@ from scrapy.utils.test import get_crawler
 from crawler.middlewares import (
     CrawlDelayMiddleware,
     HostGuardMiddleware,
+    OffsiteMiddleware,
     SiteCredentialsMiddleware,
 )
 from tests.components import project_values, running_engine, site_crawler
@@ -170,3 +171,31 @@ def test_a_site_without_credentials_sends_none(tmp_path: Path) -> None:
     middleware.process_request(request)
     assert request.headers[b"X-Token"] == b"the user's own"  # not ours to remove
     assert crawler.stats.get_value("access/credentials_sent") is None
+
+
+# -- OffsiteMiddleware ---------------------------------------------------------------------------
+
+
+def test_an_offsite_request_dropped_when_scheduled_is_recorded_by_a_site_spider(
+    tmp_path: Path,
+) -> None:
+    crawler = site_crawler(tmp_path)
+    middleware = OffsiteMiddleware.from_crawler(crawler)
+    middleware.spider_opened(crawler.spider)
+    middleware.request_scheduled(Request("https://docs.example.com/a", meta={"kb_page": True}))
+    away = Request("https://elsewhere.example.org/a", meta={"kb_page": True, "kb_depth": 1})
+    with pytest.raises(IgnoreRequest):
+        middleware.request_scheduled(away)
+    assert crawler.stats.get_value("skipped/offsite") == 1
+
+
+def test_an_offsite_request_of_another_spider_is_only_dropped() -> None:
+    """Another project's spider has no records: Scrapy's behaviour, nothing asked of it."""
+    crawler = get_crawler(Spider)
+    crawler.spider = Spider(name="theirs", allowed_domains=["docs.example.com"])
+    crawler.stats.open_spider()
+    middleware = OffsiteMiddleware.from_crawler(crawler)
+    middleware.spider_opened(crawler.spider)
+    with pytest.raises(IgnoreRequest):
+        middleware.request_scheduled(Request("https://elsewhere.example.org/a"))
+    assert crawler.stats.get_value("skipped/offsite") is None
