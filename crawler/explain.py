@@ -227,19 +227,6 @@ def outbox_mentions(outbox_dir: Path, url: str) -> dict[str, list[str]]:
 
 
 # -- the rules ---------------------------------------------------------------------------------
-def _rules_detail(spider: SiteSpider, url: str) -> tuple[bool, str]:
-    for pattern in spider._deny:
-        if pattern.search(url):
-            return False, f"matches deny '{pattern.pattern}'"
-    if spider._allow and not any(p.search(url) for p in spider._allow):
-        allow = ", ".join(f"'{p.pattern}'" for p in spider._allow)
-        return False, f"matches none of allow ({allow})"
-    if spider._allow:
-        pattern = next(p for p in spider._allow if p.search(url))
-        return True, f"matches allow '{pattern.pattern}'"
-    return True, "no allow/deny rule stops it"
-
-
 def _robots(
     fetcher: PoliteFetcher, url: str, user_agent: str, settings: BaseSettings
 ) -> tuple[str, str, float | None]:
@@ -293,7 +280,7 @@ def explain_url(
         ex.add("private address", FAIL, f"{host} is private and the site file does not name it")
     else:
         ex.add("private address", PASS, "public, or named in the site file")
-    ok, detail = _rules_detail(spider, norm)
+    ok, detail = spider.url_rule(norm)
     ex.add("allow/deny", PASS if ok else FAIL, detail)
 
     # 2. What earlier runs left behind.

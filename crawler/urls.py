@@ -75,6 +75,21 @@ def is_private_host(host: str) -> bool:
 
 def url_in_rules(url: str, allow: list[re.Pattern[str]], deny: list[re.Pattern[str]]) -> bool:
     """The site file's allow/deny regexes (``re.search``, like Scrapy's LinkExtractor)."""
-    if any(p.search(url) for p in deny):
-        return False
-    return not allow or any(p.search(url) for p in allow)
+    return url_rule(url, allow, deny)[0]
+
+
+def url_rule(
+    url: str, allow: list[re.Pattern[str]], deny: list[re.Pattern[str]]
+) -> tuple[bool, str]:
+    """The allow/deny decision of :func:`url_in_rules` with the pattern that made it, in words
+    (``kb-explain``): ``(False, "matches deny '/print/'")``, ``(True, "no allow/deny rule
+    stops it")``. A deny pattern wins over every allow pattern."""
+    for pattern in deny:
+        if pattern.search(url):
+            return False, f"matches deny '{pattern.pattern}'"
+    if not allow:
+        return True, "no allow/deny rule stops it"
+    for pattern in allow:
+        if pattern.search(url):
+            return True, f"matches allow '{pattern.pattern}'"
+    return False, "matches none of allow (" + ", ".join(f"'{p.pattern}'" for p in allow) + ")"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from crawler.urls import host_allowed, is_private_host, normalize_url, url_in_rules
+from crawler.urls import host_allowed, is_private_host, normalize_url, url_in_rules, url_rule
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,18 @@ def test_allow_deny() -> None:
     assert not url_in_rules("https://e.com/docs/a?print=1", allow, deny)
     assert not url_in_rules("https://e.com/blog/", allow, deny)
     assert url_in_rules("https://e.com/blog/", [], deny)
+
+
+def test_allow_deny_in_words_is_the_same_decision() -> None:
+    """kb-explain's words come from the rule the crawl applies, not from a copy of it."""
+    allow, deny = [re.compile("/docs/"), re.compile("/help/")], [re.compile(r"\?print=")]
+    assert url_rule("https://e.com/docs/a?print=1", allow, deny) == (
+        False, "matches deny '\\?print='",
+    )  # fmt: skip
+    assert url_rule("https://e.com/help/a", allow, deny) == (True, "matches allow '/help/'")
+    assert url_rule("https://e.com/blog/", allow, deny) == (
+        False, "matches none of allow ('/docs/', '/help/')",
+    )  # fmt: skip
+    assert url_rule("https://e.com/blog/", [], deny) == (True, "no allow/deny rule stops it")
+    for url in ("https://e.com/docs/a", "https://e.com/docs/a?print=1", "https://e.com/x"):
+        assert url_rule(url, allow, deny)[0] == url_in_rules(url, allow, deny)

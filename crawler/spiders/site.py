@@ -40,7 +40,7 @@ from crawler.sitefiles import (
     robots_sitemap_urls,
     sitemap_body,
 )
-from crawler.urls import normalize_url, url_in_rules
+from crawler.urls import normalize_url, url_in_rules, url_rule
 from pipelines.kb import KnowledgeBasePipeline
 
 if TYPE_CHECKING:
@@ -264,6 +264,11 @@ class SiteSpider(SitemapSpider):
         """On an allowed host (:meth:`on_site`), and through the site file's allow/deny
         regexes."""
         return self.on_site(url) and url_in_rules(url, self._allow, self._deny)
+
+    def url_rule(self, url: str) -> tuple[bool, str]:
+        """The site file's allow/deny verdict on ``url`` and its reason in words
+        (:func:`crawler.urls.url_rule`), for ``kb-explain``."""
+        return url_rule(url, self._allow, self._deny)
 
     def on_site(self, url: str) -> bool:
         """Whether Scrapy's OffsiteMiddleware lets ``url`` through: its ``should_follow``
