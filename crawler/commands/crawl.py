@@ -17,13 +17,13 @@ from scrapy.exceptions import UsageError
 
 from crawler.access import MissingVariableError, resolve_credentials
 from crawler.config import ConfigError, load_packaged_site, load_site_file, packaged_site_files
-from crawler.exitstatus import EXIT_CONFIG, exit_status
+from crawler.exitstatus import EXIT_CONFIG, EXIT_FAILED, exit_status
 from crawler.extensions.sync import SyncRun
 from crawler.paths import resolve_path_settings, unwritable_paths
 from crawler.pool import check_start_method
 from crawler.render import check_browser
 from crawler.settings_check import check_kb_settings
-from crawler.spiders.site import SiteSpider
+from crawler.spiders import site_spider_of
 from pipelines.client import check_api_url
 
 if TYPE_CHECKING:
@@ -122,15 +122,16 @@ class Command(ScrapyCrawlCommand):
         gc.freeze()
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:
-            self.exitcode = 1
+            self.exitcode = EXIT_FAILED
             return
         stats = crawler.stats.get_stats() if crawler.stats else {}
         run = crawler.get_extension(SyncRun)
         if not stats.get("finish_reason") and run is not None:
             run.forced_stop()  # a second Ctrl-C: Scrapy stopped the reactor without closing
         self.exitcode, why = exit_status(stats)
-        if isinstance(crawler.spider, SiteSpider):  # `-a config=PATH`: the site, not "site"
-            name = crawler.spider.site.name
+        site_spider = site_spider_of(crawler.spider)
+        if site_spider is not None:  # `-a config=PATH`: the site, not "site"
+            name = site_spider.site.name
         log_file = self.settings and self.settings.get("LOG_FILE")
         if why or not log_file:  # the last line, for crawl and kb-flush alike
             print(
