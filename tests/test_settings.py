@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
@@ -81,6 +82,31 @@ def test_the_spider_takes_the_crawl_settings_for_keys_its_site_file_leaves_out(
         assert spider.site.max_document_chars == project_settings.KB_MAX_DOCUMENT_CHARS
     finally:
         spider.pool.close()
+
+
+def test_the_site_files_delay_and_user_agent_win_over_the_command_line(tmp_path: Path) -> None:
+    """``download_delay`` and ``user_agent`` given in the site file win over ``-s`` (a scrapyd
+    job's ``setting=``), as every site key wins over its setting; left out, ``-s`` stands."""
+    (tmp_path / "given").mkdir()
+    (tmp_path / "left").mkdir()
+    given = write_site(
+        tmp_path / "given", "docs", start_urls=["https://docs.example.com/"],
+        download_delay=0.5, user_agent="site-agent/1",
+    )  # fmt: skip
+    left_out = write_site(tmp_path / "left", "docs", start_urls=["https://docs.example.com/"])
+    for config, expected in ((given, (0.5, "site-agent/1")), (left_out, (2.0, "cmdline/1"))):
+        settings = Settings(kb_defaults(), priority="project")
+        settings.set("DOWNLOAD_DELAY", 2.0, priority="cmdline")
+        settings.set("USER_AGENT", "cmdline/1", priority="cmdline")
+        crawler = Crawler(SiteSpider, settings)  # not yet frozen, as in `scrapy crawl`
+        spider = SiteSpider.from_crawler(crawler, config=str(config))
+        try:
+            assert (
+                crawler.settings.getfloat("DOWNLOAD_DELAY"),
+                crawler.settings.get("USER_AGENT"),
+            ) == expected
+        finally:
+            spider.pool.close()
 
 
 def test_progress_seconds_zero_is_accepted() -> None:

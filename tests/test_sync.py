@@ -181,7 +181,7 @@ def test_second_concurrent_crawl_refuses(tmp_path: Path, env: Any) -> None:
         slow.kill()  # SIGKILL: no clean-up runs; the kernel drops its lock
         slow.wait()
     assert lock.exists()  # the file stays; the lock went with the process
-    third = crawl_site(site_file, tmp_path, env=environ, settings={"DOWNLOAD_DELAY": 0})
+    third = crawl_site(_site_file(tmp_path, site), tmp_path, env=environ)  # without the delay
     assert third.returncode == 0, third.stderr[-3000:]
     assert _lock_holder(lock) is None  # released (and emptied) at the end of the run
 

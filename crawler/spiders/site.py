@@ -129,11 +129,12 @@ class SiteSpider(SitemapSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
         spider.site = spider.site.with_settings(s)  # keys the site file leaves out: KB_* settings
-        if not s.frozen:  # the site file's own politeness knobs, as spider-priority settings
+        if not s.frozen:  # the site file's own politeness knobs: a key given wins, as the
+            # KB_* keys do, over the project's settings and over `-s` (scrapyd's `setting=`)
             if spider.site.download_delay is not None:
-                s.set("DOWNLOAD_DELAY", spider.site.download_delay, priority="spider")
+                s.set("DOWNLOAD_DELAY", spider.site.download_delay, priority="cmdline")
             if spider.site.user_agent:
-                s.set("USER_AGENT", spider.site.user_agent, priority="spider")
+                s.set("USER_AGENT", spider.site.user_agent, priority="cmdline")
             if spider.site.render_js != "never":  # else Scrapy's download handlers, untouched
                 for name, value in render_settings(s).items():
                     s.set(name, value, priority="spider")
