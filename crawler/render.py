@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from crawler.config import ConfigError
+from crawler.runrecords import REFUSALS
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -159,9 +160,6 @@ def render_meta(wait_for: str | None, timeout: float) -> dict[str, Any]:
     return meta
 
 
-_REFUSALS = ("robots", "offsite", "private_address")
-
-
 class RenderPolicy:
     """Which page requests of a site go through the browser, per its ``render_js``.
 
@@ -238,7 +236,7 @@ class RenderPolicy:
     ) -> tuple[str, str | None]:
         """(reason, detail) of a failed page request without an HTTP status: ``render_failed``
         and ``Type: first line of the error`` when the browser rendered it, else unchanged."""
-        if not request.meta.get("kb_render") or reason in _REFUSALS:
+        if not request.meta.get("kb_render") or reason in REFUSALS:
             return reason, detail
         self.crawler.stats.inc_value("render/failed")
         lines = str(exc).strip().splitlines()

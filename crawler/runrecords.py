@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REASONS",
     "RECORDS_SUFFIX",
+    "REFUSALS",
     "UrlRecords",
     "download_failure_reason",
     "read_url_records",
@@ -83,6 +84,10 @@ REASONS: dict[str, str] = {
     "spider_error": "the spider's callback raised an error on it (detail)",
 }
 """Reasons and what they mean (README "Per-URL records" lists the same)."""
+
+REFUSALS = frozenset({"robots", "offsite", "private_address"})
+"""Reasons of a request refused before its download: not a download failure, not rendered
+again, and no doubt on the page's last delivered version."""
 
 _DEDUPE_FACTOR = 20  # remember this many URLs per per-reason line budget (memory bound)
 

@@ -199,3 +199,18 @@ def test_an_offsite_request_of_another_spider_is_only_dropped() -> None:
     with pytest.raises(IgnoreRequest):
         middleware.request_scheduled(Request("https://elsewhere.example.org/a"))
     assert crawler.stats.get_value("skipped/offsite") is None
+
+
+def test_a_link_not_followed_is_offsite_or_denied_by_the_crawls_rules(tmp_path: Path) -> None:
+    """One rule names why a link, a redirect target or a page is not followed."""
+    crawler = site_crawler(tmp_path, deny=["/private/"])
+    spider = crawler.spider
+    try:
+        assert spider.refusal_of("https://elsewhere.example.org/a") == "offsite"
+        assert spider.refusal_of("https://docs.example.com/private/a") == "denied"
+        spider.refuse_link("https://elsewhere.example.org/a", "https://docs.example.com/", 1)
+        spider.refuse_link("https://docs.example.com/private/b", "https://docs.example.com/", 1)
+        assert crawler.stats.get_value("skipped/offsite") == 1
+        assert crawler.stats.get_value("skipped/denied") == 1
+    finally:
+        spider.pool.close()

@@ -31,7 +31,7 @@ from crawler.options import site_options
 from crawler.pool import ExtractionPool, PageFailed
 from crawler.render import RenderPolicy, render_settings
 from crawler.robots_directives import header_directives
-from crawler.runrecords import UrlRecords, download_failure_reason, url_key
+from crawler.runrecords import REFUSALS, UrlRecords, download_failure_reason, url_key
 from crawler.sitefiles import (
     DecompressedTooLarge,
     decode_text,
@@ -178,8 +178,7 @@ class SiteSpider(SitemapSpider):
 
     def refuse_link(self, url: str, referer: str, depth: int) -> None:
         """A link (or sitemap entry) this crawl does not follow: off-site or denied by rule."""
-        reason = "offsite" if not self.on_site(url) else "denied"
-        self.skip(url, reason, referer=referer, depth=depth)
+        self.skip(url, self.refusal_of(url), referer=referer, depth=depth)
 
     def offsite_dropped(self, request: Request) -> None:
         """Called by :class:`crawler.middlewares.OffsiteMiddleware` for a request it drops
@@ -207,12 +206,7 @@ class SiteSpider(SitemapSpider):
         if not origins or not request.meta.get("kb_page"):
             return
         target = normalize_url(request.url)
-        if self.url_wanted(target):
-            reason = "redirect"
-        elif self.on_site(target):
-            reason = "denied"
-        else:
-            reason = "offsite"
+        reason = "redirect" if self.url_wanted(target) else self.refusal_of(target)
         self.skip(
             normalize_url(origins[0]), reason, detail=target,
             referer=_referer(request), depth=request.meta.get("kb_depth"),
@@ -265,6 +259,11 @@ class SiteSpider(SitemapSpider):
         """On an allowed host (:meth:`on_site`), and through the site file's allow/deny
         regexes."""
         return self.on_site(url) and url_in_rules(url, self._allow, self._deny)
+
+    def refusal_of(self, url: str) -> str:
+        """Why this crawl does not follow ``url`` (one :meth:`url_wanted` refuses):
+        ``offsite`` off the allowed hosts, else ``denied`` by the allow/deny rules."""
+        return "denied" if self.on_site(url) else "offsite"
 
     def url_rule(self, url: str) -> tuple[bool, str]:
         """The site file's allow/deny verdict on ``url`` and its reason in words
@@ -520,7 +519,7 @@ class SiteSpider(SitemapSpider):
         origins = [normalize_url(u) for u in meta.get("redirect_urls", ())]
         origins = [u for u in dict.fromkeys(origins) if u != url]
         if not self.url_wanted(url):  # a redirect may have left the site
-            reason = "offsite" if not self.on_site(url) else "denied"
+            reason = self.refusal_of(url)
             for origin in origins or [url]:
                 self.skip(origin, reason, detail=url, referer=referer, depth=depth)
             return
@@ -755,7 +754,7 @@ class SiteSpider(SitemapSpider):
             reason, detail = self.render.failure_reason(request, failure.value, reason, detail)
         if status is not None:
             self.crawler.stats.inc_value(f"download/failed/{status}")
-        elif reason not in ("robots", "offsite", "private_address"):  # refusals: not downloads
+        elif reason not in REFUSALS:  # refused before the download: not a download failure
             self.crawler.stats.inc_value(f"download/failed/{type(failure.value).__name__}")
         origins = [normalize_url(u) for u in request.meta.get("redirect_urls", ())]
         depth = request.meta.get("kb_depth")
@@ -766,8 +765,7 @@ class SiteSpider(SitemapSpider):
             referer=_referer(request),
             depth=depth,
         )
-        refused = reason in ("robots", "offsite", "private_address")
-        if self.sync is not None and status not in (404, 410) and not refused:
+        if self.sync is not None and status not in (404, 410) and reason not in REFUSALS:
             self.sync.mark_uncertain(url)
 
 
