@@ -9,8 +9,9 @@ and is warned about (with the closest known name), never silently ignored.
 from __future__ import annotations
 
 import difflib
-import os
-from importlib import import_module
+import importlib.util
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,8 +47,19 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def kb_defaults() -> dict[str, Any]:
-    """``{name: default}`` of every ``KB_*`` setting in the project's settings module."""
-    module = import_module(os.environ.get("SCRAPY_SETTINGS_MODULE") or "settings")
+    """``{name: default}`` of every ``KB_*`` setting of kbcrawler's ``settings/__init__.py``,
+    the one source of the defaults: the loaded ``settings`` module when it is that file, else
+    that file loaded on its own (another Scrapy project whose settings module is loaded, with
+    kbcrawler's delivery pipeline in its ``ITEM_PIPELINES``)."""
+    path = Path(__file__).resolve().parents[1] / "settings" / "__init__.py"
+    module = sys.modules.get("settings")
+    if module is None or Path(getattr(module, "__file__", None) or "").resolve() != path:
+        spec = importlib.util.spec_from_file_location(
+            "kbcrawler_default_settings", path, submodule_search_locations=[str(path.parent)]
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     return {k: v for k, v in vars(module).items() if k.startswith("KB_")}
 
 

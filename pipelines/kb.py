@@ -29,13 +29,11 @@ with this pipeline in its ``ITEM_PIPELINES``; the site is then the spider's name
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import logging
 import os
 import re
 import shlex
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -48,7 +46,7 @@ from scrapy.settings import BaseSettings
 from crawler.extensions.sync import SyncRun
 from crawler.items import ItemRefused, PageItem, page_of
 from crawler.paths import unwritable_paths
-from crawler.settings_check import check_kb_settings
+from crawler.settings_check import check_kb_settings, kb_defaults
 from crawler.spiders import site_spider_of
 from pipelines.batch import API_MAX_DOCUMENTS, SEPARATOR_BYTES, Batcher, encode_document
 from pipelines.client import (
@@ -120,34 +118,19 @@ def kb_settings(settings: BaseSettings, defaults: dict[str, Any] | None = None) 
     defaults of kbcrawler's settings (``settings/__init__.py``, loaded from its file, so a
     project's own top-level ``settings`` module cannot stand in for it; the environment
     variables of CONTRACT.md are read there); its own settings (project, ``-s``) win.
-    ``defaults``: :func:`kbcrawler_defaults` when None.
+    ``defaults``: :func:`crawler.settings_check.kb_defaults` when None.
     """
-    defaults = kbcrawler_defaults() if defaults is None else defaults
+    defaults = kb_defaults() if defaults is None else defaults
     merged = BaseSettings(defaults, priority="default")
     merged.update(settings)
     return merged
-
-
-def kbcrawler_defaults() -> dict[str, Any]:
-    """``{name: default}`` of every ``KB_*`` setting of kbcrawler's ``settings/__init__.py``
-    (loaded from its file when another project's settings module is the loaded one)."""
-    path = Path(__file__).resolve().parents[1] / "settings" / "__init__.py"
-    module = sys.modules.get("settings")  # our own project's settings module, when loaded
-    if module is None or Path(getattr(module, "__file__", None) or "").resolve() != path:
-        spec = importlib.util.spec_from_file_location(
-            "kbcrawler_default_settings", path, submodule_search_locations=[str(path.parent)]
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return {k: v for k, v in vars(module).items() if k.startswith("KB_")}
 
 
 class KnowledgeBasePipeline:
     """Delivers every page's documents: to the API with a token, else to JSON Lines files."""
 
     def __init__(self, crawler: Crawler):
-        defaults = kbcrawler_defaults()
+        defaults = kb_defaults()
         s = self.settings = kb_settings(crawler.settings, defaults)
         # Another project has no `scrapy crawl` check up front: a bad value is one line at
         # opening (close reason kb_bad_setting), not a traceback here; defaults meanwhile.
