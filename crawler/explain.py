@@ -367,7 +367,7 @@ def _page_checks(
     ex.add("download", PASS, f"HTTP 200, {len(response.body)} bytes")
     ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
     kind = document_kind(ctype, url, site.documents) if site.documents else None
-    if kind is None and not spider._is_html(response):
+    if kind is None and not spider.is_html(response):
         ex.add("HTML", FAIL, f"not an HTML page ({ctype or '?'}): counted as not_html")
         return
     options = site_options(site, settings)  # the crawl's own (SiteSpider.from_crawler)

@@ -527,7 +527,7 @@ class SiteSpider(SitemapSpider):
             self.skip(origin, "redirect", detail=url, referer=referer, depth=depth)
         ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         kind = document_kind(ctype, url, self.site.documents) if self.site.documents else None
-        if kind is None and not self._is_html(response):
+        if kind is None and not self.is_html(response):
             self.skip(url, "not_html", detail=ctype or None, referer=referer, depth=depth)
             if self.sync is not None:
                 self.sync.mark_seen(url)
@@ -728,7 +728,9 @@ class SiteSpider(SitemapSpider):
         return {"etag": header(b"ETag"), "last_modified": header(b"Last-Modified")}
 
     @staticmethod
-    def _is_html(response: Response) -> bool:
+    def is_html(response: Response) -> bool:
+        """Whether ``response`` is an HTML page to extract (its Content-Type, or without one
+        an ``<html`` in its first 4 KB); the crawl's rule, asked by ``kb-explain`` too."""
         if not isinstance(response, TextResponse):
             return False
         ctype = (response.headers.get(b"Content-Type") or b"").lower()
